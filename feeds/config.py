@@ -1,0 +1,69 @@
+"""Site settings from ``feeds.yaml``; every key is optional, unknown keys are errors."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import fields, replace
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from .errors import ConfigError
+from .model import Site
+from .records import clean_text, clean_url
+
+KEYS = tuple(f.name for f in fields(Site))
+_LANGUAGE = re.compile(r"[A-Za-z]{2,3}(-[A-Za-z0-9]{1,8})*")  # an RFC 5646 language tag
+
+
+def load_site(path: Path | None, **overrides: Any) -> Site:
+    """Settings from ``path`` (if any), then the non-None ``overrides``, checked."""
+    values: dict[str, Any] = {}
+    where = "feeds.yaml"
+    if path is not None:
+        where = str(path)
+        try:
+            data = yaml.safe_load(path.read_text(encoding="utf-8-sig"))
+        except OSError as e:
+            raise ConfigError(where, f"cannot read: {e.strerror or e}") from e
+        except (yaml.YAMLError, UnicodeDecodeError) as e:
+            raise ConfigError(where, f"not valid YAML: {e}") from e
+        if data is not None and not isinstance(data, dict):
+            raise ConfigError(where, "must be a YAML mapping of settings")
+        unknown = sorted(str(key) for key in (data or {}) if key not in KEYS)
+        if unknown:
+            raise ConfigError(where, f"unknown setting {', '.join(unknown)}; known settings are {', '.join(KEYS)}")
+        values.update(data or {})
+    values.update({key: value for key, value in overrides.items() if value is not None})
+    return check_site(replace(Site(), **values), where)
+
+
+def check_site(site: Site, where: str = "feeds.yaml") -> Site:
+    """Validate and normalise every setting, naming the first bad one."""
+    for key in ("title", "description"):
+        value = getattr(site, key)
+        if value is not None and (not isinstance(value, str) or not clean_text(value, single_line=True)):
+            raise ConfigError(where, f"{key}: must be non-empty text, found {value!r}")
+    base_url = _url(site.base_url, "base_url", where)
+    site = replace(
+        site,
+        base_url=base_url if base_url.endswith("/") else base_url + "/",
+        home_url=None if site.home_url is None else _url(site.home_url, "home_url", where),
+    )
+    if not isinstance(site.language, str) or not _LANGUAGE.fullmatch(site.language):
+        raise ConfigError(where, f"language: must be a language tag such as 'en' or 'en-GB', found {site.language!r}")
+    if isinstance(site.max_items, bool) or not isinstance(site.max_items, int) or not 1 <= site.max_items <= 10_000:
+        raise ConfigError(where, f"max_items: must be a whole number from 1 to 10000, found {site.max_items!r}")
+    return replace(
+        site,
+        title=clean_text(site.title, single_line=True),
+        description=None if site.description is None else clean_text(site.description, single_line=True),
+    )
+
+
+def _url(value: object, key: str, where: str) -> str:
+    url = clean_url(value) if isinstance(value, str) else None
+    if url is None:
+        raise ConfigError(where, f"{key}: must be an absolute http(s) URL, found {value!r}")
+    return url

@@ -1,0 +1,28 @@
+"""Exceptions a user can act on; the command line turns them into exit codes."""
+
+from __future__ import annotations
+
+
+class FeedsError(Exception):
+    """Root of every error this package raises on purpose."""
+
+
+class ConfigError(FeedsError):
+    """The site configuration (``feeds.yaml`` or an option) is not usable."""
+
+    def __init__(self, where: str, message: str) -> None:
+        super().__init__(f"{where}: {message}")
+        self.where = where
+
+
+class RecordError(FeedsError):
+    """One or more records were rejected and the build was asked to be strict."""
+
+    def __init__(self, count: int) -> None:
+        noun = "record was" if count == 1 else "records were"
+        super().__init__(f"{count} {noun} rejected; nothing was written (--strict)")
+        self.count = count
+
+
+class OutputError(FeedsError):
+    """The output tree cannot be written as planned."""

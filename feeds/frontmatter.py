@@ -1,0 +1,130 @@
+"""Split a record file into its YAML front matter and body, and load the YAML.
+
+Accepts UTF-8 with or without a BOM and LF or CRLF line endings. The front
+matter sits between the first line and the next line that are exactly ``---``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import yaml
+
+try:  # the C loader (libyaml) is several times faster and has the same semantics
+    from yaml import CSafeLoader as SafeLoader
+except ImportError:  # pragma: no cover - depends on how PyYAML was built
+    from yaml import SafeLoader  # type: ignore[assignment]
+
+FENCE = "---"
+MAX_DEPTH = 32  # records are two levels deep; anything far deeper is hostile
+MAX_NODES = 100_000  # counted with aliases expanded, so alias bombs stop here
+
+
+class FrontMatterError(ValueError):
+    """The file is not a record; ``line`` is 1-based in the file when known."""
+
+    def __init__(self, message: str, line: int | None = None) -> None:
+        super().__init__(message)
+        self.message = message
+        self.line = line
+
+
+@dataclass(frozen=True)
+class Document:
+    """A loaded front matter: the mapping, the file line of each top-level key."""
+
+    data: dict[Any, Any]
+    key_lines: dict[str, int]
+    item_lines: dict[str, tuple[int, ...]]  # file line of each item of a list field
+    duplicate_keys: tuple[tuple[str, int], ...]  # (key, line) of each repeated key
+    body: str
+
+
+def decode(raw: bytes) -> str:
+    """Bytes to text: UTF-8, an optional BOM removed, line endings made LF."""
+    if b"\x00" in raw:
+        raise FrontMatterError("file contains NUL bytes: it is binary or not UTF-8 (save it as UTF-8)")
+    try:
+        text = raw.decode("utf-8-sig")
+    except UnicodeDecodeError as e:
+        line = raw[: e.start].count(b"\n") + 1
+        raise FrontMatterError(
+            f"not valid UTF-8 (byte 0x{raw[e.start]:02x} at offset {e.start}); save the file as UTF-8",
+            line,
+        ) from e
+    return text.replace("\r\n", "\n").replace("\r", "\n")
+
+
+def split(text: str) -> tuple[str, str]:
+    """Return (yaml text, body). The YAML starts on line 2 of the file."""
+    if not text.strip():
+        raise FrontMatterError("file is empty; a record starts with a '---' line", 1)
+    lines = text.split("\n")
+    if lines[0].rstrip() != FENCE:
+        raise FrontMatterError("no front matter: the first line must be exactly '---'", 1)
+    for number, line in enumerate(lines[1:], start=1):
+        if line.rstrip() == FENCE:
+            return "\n".join(lines[1:number]), "\n".join(lines[number + 1 :]).strip("\n")
+    raise FrontMatterError("front matter is not closed: add a line '---' after the YAML", 1)
+
+
+def load(text: str) -> Document:
+    """Parse a record file's text with the YAML safe loader."""
+    source, body = split(text)
+    loader = SafeLoader(source)
+    try:
+        node = loader.get_single_node()
+        if node is None:
+            raise FrontMatterError("front matter is empty; it must be a YAML mapping", 2)
+        _check_size(node)
+        data = loader.construct_document(node)
+    except yaml.MarkedYAMLError as e:
+        mark = e.problem_mark or e.context_mark
+        line = None if mark is None else mark.line + 2  # YAML line 0 is file line 2
+        problem = e.problem or e.context or "invalid YAML"
+        raise FrontMatterError(f"YAML syntax error: {problem}", line) from e
+    except yaml.YAMLError as e:
+        raise FrontMatterError(f"YAML error: {e}", None) from e
+    except RecursionError as e:
+        raise FrontMatterError("YAML is nested too deeply", None) from e
+    finally:
+        loader.dispose()
+    if not isinstance(data, dict):
+        found = type(data).__name__
+        raise FrontMatterError(f"front matter must be a YAML mapping of fields, found a {found}", 2)
+    key_lines: dict[str, int] = {}
+    item_lines: dict[str, tuple[int, ...]] = {}
+    duplicates: list[tuple[str, int]] = []
+    for key_node, value_node in node.value:
+        if isinstance(key_node.value, str):
+            if key_node.value in key_lines:
+                duplicates.append((key_node.value, key_node.start_mark.line + 2))
+            key_lines[key_node.value] = key_node.start_mark.line + 2
+            if isinstance(value_node, yaml.SequenceNode):
+                item_lines[key_node.value] = tuple(n.start_mark.line + 2 for n in value_node.value)
+    return Document(data, key_lines, item_lines, tuple(duplicates), body)
+
+
+def _check_size(root: yaml.Node) -> None:
+    """Refuse documents whose expanded size or depth is far beyond a record's.
+
+    Aliases share nodes, so a 'billion laughs' document is small as a graph but
+    huge once walked; counting visits with aliases expanded bounds any later walk.
+    """
+    visits = 0
+    stack: list[tuple[yaml.Node, int]] = [(root, 0)]
+    while stack:
+        node, depth = stack.pop()
+        visits += 1
+        if visits > MAX_NODES:
+            raise FrontMatterError(f"YAML expands to more than {MAX_NODES} values (alias bomb?)", 2)
+        if depth > MAX_DEPTH:
+            line = node.start_mark.line + 2
+            raise FrontMatterError(f"YAML is nested deeper than {MAX_DEPTH} levels", line)
+        if isinstance(node, yaml.SequenceNode):
+            stack.extend((child, depth + 1) for child in node.value)
+        elif isinstance(node, yaml.MappingNode):
+            for key, value in node.value:
+                stack.append((key, depth + 1))
+                stack.append((value, depth + 1))

@@ -1,0 +1,157 @@
+"""The typed, immutable data that flows through a build.
+
+A field that is not declared here cannot be rendered: the model is the
+allowlist that keeps private record fields (``secured``) out of every feed.
+"""
+
+from __future__ import annotations
+
+import enum
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import PurePosixPath
+
+
+class Severity(enum.Enum):
+    ERROR = "error"  # the record is skipped
+    WARNING = "warning"  # the record is kept, a field was dropped or read leniently
+
+
+@dataclass(frozen=True)
+class Problem:
+    """Something wrong with one input file, shaped ``path:line: field: message``."""
+
+    path: str
+    message: str
+    line: int | None = None
+    field: str | None = None
+    severity: Severity = Severity.ERROR
+
+    def __str__(self) -> str:
+        where = self.path if self.line is None else f"{self.path}:{self.line}"
+        what = self.message if self.field is None else f"{self.field}: {self.message}"
+        return f"{where}: {self.severity.value}: {what}"
+
+
+@dataclass(frozen=True)
+class Provider:
+    """Who published a story. ``key`` identifies it (its domain, lowercased)."""
+
+    name: str
+    key: str
+    url: str  # the provider's home page
+
+
+@dataclass(frozen=True)
+class Image:
+    url: str
+    width: int | None = None
+    height: int | None = None
+    title: str | None = None
+
+
+@dataclass(frozen=True)
+class RelatedLink:
+    """Other coverage of the same story."""
+
+    url: str
+    title: str
+    excerpt: str | None = None
+    published: datetime | None = None
+    provider: Provider | None = None
+
+
+@dataclass(frozen=True)
+class Record:
+    """One news item, checked and cleaned. Times are aware and in UTC."""
+
+    path: str
+    title: str
+    url: str
+    published_at: datetime
+    is_published: bool
+    provider: Provider
+    excerpt: str | None = None
+    topics: tuple[str, ...] = ()
+    images: tuple[Image, ...] = ()
+    related: tuple[RelatedLink, ...] = ()
+    category: str | None = None
+
+
+class FeedKind(enum.Enum):
+    """The three families of feeds; the value is the folder in the output tree."""
+
+    ALL = "all"
+    TOPIC = "topics"
+    PROVIDER = "providers"
+
+
+class Format(enum.Enum):
+    """Output formats; the value is the file name inside a feed's folder."""
+
+    RSS = "rss.xml"
+    ATOM = "atom.xml"
+    JSON = "feed.json"
+
+    @property
+    def media_type(self) -> str:
+        return _MEDIA_TYPES[self]
+
+
+_MEDIA_TYPES = {
+    Format.RSS: "application/rss+xml",
+    Format.ATOM: "application/atom+xml",
+    Format.JSON: "application/feed+json",
+}
+
+
+@dataclass(frozen=True)
+class FeedKey:
+    """Which feed: its kind and its slug (the folder name in the output tree)."""
+
+    kind: FeedKind
+    slug: str
+
+    @property
+    def sort_key(self) -> tuple[int, str]:
+        return (list(FeedKind).index(self.kind), self.slug)
+
+    @property
+    def folder(self) -> PurePosixPath:
+        if self.kind is FeedKind.ALL:
+            return PurePosixPath(self.kind.value)
+        return PurePosixPath(self.kind.value, self.slug)
+
+    def path(self, fmt: Format) -> PurePosixPath:
+        return self.folder / fmt.value
+
+
+@dataclass(frozen=True)
+class Site:
+    """Site-wide settings, read from ``feeds.yaml`` and the command line."""
+
+    title: str = "News feeds"
+    description: str | None = None
+    base_url: str = "http://localhost:8000/"
+    home_url: str | None = None
+    language: str = "en"
+    max_items: int = 50
+
+    @property
+    def link(self) -> str:
+        return self.home_url or self.base_url
+
+    def url(self, path: PurePosixPath | str) -> str:
+        return self.base_url + str(path)
+
+
+@dataclass(frozen=True)
+class Feed:
+    """One feed: a group of records, newest first, cut to ``max_items``."""
+
+    key: FeedKey
+    group: str  # the topic or provider key the slug was given to ("" for all)
+    name: str
+    entries: tuple[Record, ...]
+    total: int  # published records in the group before the cut
+    updated: datetime | None  # the newest entry's time; None for an empty feed

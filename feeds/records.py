@@ -1,0 +1,403 @@
+"""Turn record files into checked, cleaned ``Record`` values, or ``Problem`` lines.
+
+This is the only module that looks at raw YAML values. Everything it returns is
+typed and safe to render: text is free of characters XML cannot carry, URLs are
+absolute http(s), times are aware UTC datetimes.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import unicodedata
+from collections.abc import Callable, Iterator, Mapping
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, time
+from pathlib import Path
+from typing import Any, NoReturn
+from urllib.parse import quote, urlsplit, urlunsplit
+
+from dateutil.parser import isoparse
+
+from . import frontmatter
+from .model import Image, Problem, Provider, Record, RelatedLink, Severity
+
+SUFFIXES = frozenset({".txt", ".md", ".yaml", ".yml"})
+MAX_FILE_BYTES = 4 * 1024 * 1024  # a record is a few KB; far larger files are refused unread
+MAX_TEXT = 10_000  # characters kept of any one text field
+MAX_ITEMS = 100  # images or related items kept per record
+MAX_DIMENSION = 100_000  # pixels; larger widths or heights are dropped as nonsense
+EARLIEST = datetime(1970, 1, 1, tzinfo=UTC)
+
+# XML 1.0 §2.2 allows TAB, LF, CR and U+0020 and above except surrogates and
+# U+FFFE/U+FFFF; C1 controls are allowed but "discouraged", and render as junk.
+_NOT_XML = re.compile("[^\t\n\r\x20-\x7e\xa0-\ud7ff\ue000-\ufffd\U00010000-\U0010ffff]")
+_SPACES = re.compile(r"\s+")
+
+
+@dataclass(frozen=True)
+class ParseResult:
+    """The outcome for one file: a record (or None) and what was wrong."""
+
+    record: Record | None
+    problems: tuple[Problem, ...]
+
+
+class _Reject(Exception):
+    """Raised inside the parser to reject the whole record with one problem."""
+
+    def __init__(self, problem: Problem) -> None:
+        super().__init__(str(problem))
+        self.problem = problem
+
+
+# ---------------------------------------------------------------- cleaning
+
+
+def clean_text(value: str, *, single_line: bool = False) -> str:
+    """Drop characters XML 1.0 cannot carry; optionally fold all whitespace."""
+    text = _NOT_XML.sub("", unicodedata.normalize("NFC", value))
+    if single_line:
+        text = _SPACES.sub(" ", text)
+    return text.strip()[:MAX_TEXT]
+
+
+def clean_url(value: str) -> str | None:
+    """An absolute http(s) URL in ASCII form, or None when ``value`` is not one.
+
+    Non-ASCII hosts become IDNA, other non-ASCII characters are percent-encoded
+    (RFC 3987 §3.1). Whitespace or control characters inside make it invalid.
+    """
+    text = value.strip()
+    if not text or _NOT_XML.search(text) or any(c.isspace() or ord(c) < 0x20 for c in text):
+        return None
+    try:
+        parts = urlsplit(text)
+        host = parts.hostname
+        port = parts.port
+    except ValueError:
+        return None
+    if parts.scheme.lower() not in ("http", "https") or not host or parts.username or parts.password:
+        return None
+    try:
+        ascii_host = host.encode("idna").decode("ascii") if not host.isascii() else host
+    except UnicodeError:
+        return None
+    if not re.fullmatch(r"[a-z0-9.\-]+|\[[0-9a-f:.]+\]", ascii_host.lower()):
+        return None
+    netloc = ascii_host.lower() if port is None else f"{ascii_host.lower()}:{port}"
+    safe = "/%:@!$&'()*+,;=-._~"
+    return urlunsplit(
+        (
+            parts.scheme.lower(),
+            netloc,
+            quote(parts.path, safe=safe) or "/",
+            quote(parts.query, safe=safe + "?"),
+            quote(parts.fragment, safe=safe + "?"),
+        )
+    )
+
+
+def parse_time(value: object) -> datetime:
+    """A YAML timestamp, date or ISO 8601 string as an aware UTC datetime.
+
+    A time without an offset is taken as UTC; a date alone as midnight UTC.
+    Raises ValueError with a message fit for the user.
+    """
+    if isinstance(value, datetime):
+        moment = value
+    elif isinstance(value, date):
+        moment = datetime.combine(value, time(0, 0))
+    elif isinstance(value, str):
+        text = value.strip()
+        if not re.match(r"\d{4}-?\d{2}", text):
+            raise ValueError(f"not an ISO 8601 date-time: {value!r}")
+        try:
+            moment = isoparse(text)
+        except (ValueError, OverflowError) as e:
+            raise ValueError(f"not a valid ISO 8601 date-time: {value!r}") from e
+    else:
+        raise ValueError(f"expected an ISO 8601 date-time, found {_describe(value)}")
+    if moment.tzinfo is None or moment.utcoffset() is None:
+        moment = moment.replace(tzinfo=UTC)
+    try:
+        moment = moment.astimezone(UTC)
+    except OverflowError as e:
+        raise ValueError(f"date-time out of range: {value!r}") from e
+    if moment < EARLIEST:
+        raise ValueError(f"date-time before 1970 is not plausible: {value!r}")
+    return moment
+
+
+def _describe(value: object) -> str:
+    if value is None:
+        return "nothing (null)"
+    kind = {bool: "boolean", int: "integer", float: "number", str: "string", list: "list", dict: "mapping"}
+    name = kind.get(type(value), type(value).__name__)
+    shown = repr(value)
+    return f"the {name} {shown[:40]}{'…' if len(shown) > 40 else ''}"
+
+
+# ---------------------------------------------------------------- parsing
+
+
+class _Fields:
+    """Typed access to one record's raw mapping that collects problems."""
+
+    def __init__(self, path: str, doc: frontmatter.Document) -> None:
+        self.path = path
+        self.doc = doc
+        self.problems: list[Problem] = []
+
+    def line(self, key: str, index: int | None = None) -> int | None:
+        if index is not None and key in self.doc.item_lines:
+            lines = self.doc.item_lines[key]
+            if index < len(lines):
+                return lines[index]
+        return self.doc.key_lines.get(key)
+
+    def _problem(self, key: str, message: str, index: int | None, severity: Severity) -> Problem:
+        label = key if index is None else f"{key}[{index}]"
+        return Problem(self.path, message, self.line(key, index), label, severity)
+
+    def warn(self, key: str, message: str, *, index: int | None = None) -> None:
+        """Keep the record; the field (or one item of it) is dropped or read leniently."""
+        self.problems.append(self._problem(key, message, index, Severity.WARNING))
+
+    def reject(self, key: str, message: str) -> NoReturn:
+        """Skip the whole record."""
+        raise _Reject(self._problem(key, message, None, Severity.ERROR))
+
+    def required_text(self, key: str) -> str:
+        value = self.doc.data.get(key)
+        if value is None:
+            self.reject(key, "missing; every record needs one")
+        if not isinstance(value, str):
+            self.reject(key, f"expected text, found {_describe(value)} (quote it)")
+        cleaned = clean_text(value, single_line=True)
+        if not cleaned:
+            self.reject(key, "is empty")
+        return cleaned
+
+    def text(self, key: str, *, single_line: bool = False) -> str | None:
+        value = self.doc.data.get(key)
+        if value is None:
+            return None
+        if not isinstance(value, str):
+            self.warn(key, f"expected text, found {_describe(value)} (quote it); left out")
+            return None
+        return clean_text(value, single_line=single_line) or None
+
+
+def _nested_text(value: Mapping[Any, Any], key: str) -> str | None:
+    found = value.get(key)
+    if isinstance(found, str):
+        return clean_text(found, single_line=True) or None
+    return None
+
+
+def _provider(raw: object, fallback_url: str) -> tuple[Provider, str | None]:
+    """The provider, keyed by its domain; falls back to the host of the story's URL."""
+    mapping = raw if isinstance(raw, Mapping) else {}
+    complaint = None if isinstance(raw, Mapping) else f"expected a mapping with name and domain, found {_describe(raw)}"
+    name = _nested_text(mapping, "name")
+    domain = _nested_text(mapping, "domain")
+    host = None
+    if domain:
+        host = urlsplit(clean_url(f"https://{domain.lower()}/") or "").hostname
+        if not host:
+            complaint = f"domain is not a host name: {domain!r}"
+    if not host:
+        host = urlsplit(fallback_url).hostname or "unknown"
+    key = host.removeprefix("www.")
+    return Provider(name=name or key, key=key, url=f"https://{host}/"), complaint
+
+
+def _images(fields: _Fields) -> tuple[Image, ...]:
+    raw = fields.doc.data.get("images")
+    if raw is None:
+        return ()
+    if not isinstance(raw, list):
+        fields.warn("images", f"expected a list of images, found {_describe(raw)}")
+        return ()
+    images: list[Image] = []
+    for index, item in enumerate(raw[:MAX_ITEMS]):
+        if not isinstance(item, Mapping):
+            fields.warn("images", f"expected a mapping with url, found {_describe(item)}; dropped", index=index)
+            continue
+        url = clean_url(item["url"]) if isinstance(item.get("url"), str) else None
+        if url is None:
+            fields.warn("images", f"url is not an absolute http(s) URL: {item.get('url')!r}; dropped", index=index)
+            continue
+        size: dict[str, int | None] = {}
+        for side in ("width", "height"):
+            number = item.get(side)
+            if number is None:
+                size[side] = None
+            elif isinstance(number, int) and not isinstance(number, bool) and 0 < number <= MAX_DIMENSION:
+                size[side] = number
+            else:
+                fields.warn(
+                    "images",
+                    f"{side} must be a positive whole number of pixels, found {_describe(number)}",
+                    index=index,
+                )
+                size[side] = None
+        images.append(Image(url=url, width=size["width"], height=size["height"], title=_nested_text(item, "title")))
+    return tuple(images)
+
+
+def _related(fields: _Fields) -> tuple[RelatedLink, ...]:
+    raw = fields.doc.data.get("related")
+    if raw is None:
+        return ()
+    if not isinstance(raw, list):
+        fields.warn("related", f"expected a list of related items, found {_describe(raw)}")
+        return ()
+    links: list[RelatedLink] = []
+    for index, item in enumerate(raw[:MAX_ITEMS]):
+        if not isinstance(item, Mapping):
+            fields.warn("related", f"expected a mapping with sourceUrl, found {_describe(item)}; dropped", index=index)
+            continue
+        url = clean_url(item["sourceUrl"]) if isinstance(item.get("sourceUrl"), str) else None
+        if url is None:
+            found = item.get("sourceUrl")
+            fields.warn("related", f"sourceUrl is not an absolute http(s) URL: {found!r}; dropped", index=index)
+            continue
+        when = None
+        if item.get("publishedDateTime") is not None:
+            try:
+                when = parse_time(item["publishedDateTime"])
+            except ValueError as e:
+                fields.warn("related", f"publishedDateTime: {e}; left out", index=index)
+        provider = None
+        if isinstance(item.get("provider"), Mapping):
+            provider, _ = _provider(item["provider"], url)
+        links.append(
+            RelatedLink(
+                url=url,
+                title=_nested_text(item, "title") or url,
+                excerpt=(clean_text(item["excerpt"]) or None) if isinstance(item.get("excerpt"), str) else None,
+                published=when,
+                provider=provider,
+            )
+        )
+    return tuple(links)
+
+
+def _topics(fields: _Fields) -> tuple[str, ...]:
+    raw = fields.doc.data.get("topics")
+    if raw is None:
+        return ()
+    if isinstance(raw, str):
+        fields.warn("topics", f"expected a list of topics, found {_describe(raw)}; write it as a list")
+        return ()
+    if not isinstance(raw, list):
+        fields.warn("topics", f"expected a list of topics, found {_describe(raw)}")
+        return ()
+    topics: dict[str, None] = {}
+    for index, item in enumerate(raw[:MAX_ITEMS]):
+        name = clean_text(item, single_line=True) if isinstance(item, str) else ""
+        if not name:
+            fields.warn("topics", f"expected a topic name, found {_describe(item)}; dropped", index=index)
+            continue
+        topics.setdefault(name[:200], None)
+    return tuple(topics)
+
+
+def parse_record(path: str, raw: bytes) -> ParseResult:
+    """Check one file's bytes; ``path`` is only used to name it in problems."""
+    try:
+        doc = frontmatter.load(frontmatter.decode(raw))
+    except frontmatter.FrontMatterError as e:
+        return ParseResult(None, (Problem(path, e.message, e.line),))
+    fields = _Fields(path, doc)
+    for key, line in doc.duplicate_keys:
+        fields.problems.append(
+            Problem(path, "appears more than once; the last value is used", line, key, Severity.WARNING)
+        )
+    try:
+        record = _build(fields)
+    except _Reject as e:
+        return ParseResult(None, (*fields.problems, e.problem))
+    return ParseResult(record, tuple(fields.problems))
+
+
+def _build(fields: _Fields) -> Record:
+    data = fields.doc.data
+    title = fields.required_text("title")
+    raw_url = data.get("sourceUrl")
+    if raw_url is None:
+        fields.reject("sourceUrl", "missing; every record needs its article's URL")
+    url = clean_url(raw_url) if isinstance(raw_url, str) else None
+    if url is None:
+        fields.reject("sourceUrl", f"not an absolute http(s) URL: {_describe(raw_url)}")
+    if data.get("publishedDateTime") is None:
+        fields.reject("publishedDateTime", "missing; every record needs its publication time")
+    try:
+        published_at = parse_time(data["publishedDateTime"])
+    except ValueError as e:
+        fields.reject("publishedDateTime", str(e))
+    flag = data.get("published")
+    if flag is not None and not isinstance(flag, bool):
+        fields.warn("published", f"must be true or false, found {_describe(flag)}; the record is not published")
+    provider, complaint = _provider(data.get("provider"), url)
+    if complaint and "provider" in data:
+        fields.warn("provider", complaint)
+    return Record(
+        path=fields.path,
+        title=title,
+        url=url,
+        published_at=published_at,
+        is_published=flag is True,
+        provider=provider,
+        excerpt=fields.text("excerpt"),
+        topics=_topics(fields),
+        images=_images(fields),
+        related=_related(fields),
+        category=fields.text("category", single_line=True),
+    )
+
+
+# ---------------------------------------------------------------- reading
+
+
+def find_record_files(folder: Path) -> Iterator[Path]:
+    """Every record file below ``folder``, in a stable order; hidden entries skipped."""
+    for root, dirs, files in os.walk(folder):
+        dirs[:] = sorted(d for d in dirs if not d.startswith("."))
+        for name in sorted(files):
+            if not name.startswith(".") and Path(name).suffix.lower() in SUFFIXES:
+                yield Path(root, name)
+
+
+def read_record(path: Path, name: str, max_bytes: int = MAX_FILE_BYTES) -> ParseResult:
+    """Read and parse one file, refusing oversized or unreadable ones."""
+    try:
+        size = path.stat().st_size
+        if size > max_bytes:
+            message = f"file is {size} bytes, over the limit of {max_bytes}; not read"
+            return ParseResult(None, (Problem(name, message),))
+        raw = path.read_bytes()
+    except OSError as e:
+        return ParseResult(None, (Problem(name, f"cannot read: {e.strerror or e}"),))
+    return parse_record(name, raw)
+
+
+def read_records(
+    folder: Path,
+    *,
+    max_bytes: int = MAX_FILE_BYTES,
+    progress: Callable[[int], None] | None = None,
+) -> tuple[tuple[Record, ...], tuple[Problem, ...]]:
+    """All records below ``folder`` and every problem found, both in path order."""
+    records: list[Record] = []
+    problems: list[Problem] = []
+    for path in find_record_files(folder):
+        result = read_record(path, path.as_posix(), max_bytes)
+        problems.extend(result.problems)
+        if result.record is not None:
+            records.append(result.record)
+        if progress is not None:
+            progress(1)
+    return tuple(records), tuple(problems)

@@ -1,0 +1,74 @@
+"""What every format says the same way: titles, descriptions, entry HTML, media types."""
+
+from __future__ import annotations
+
+import mimetypes
+from datetime import datetime
+from html import escape
+from urllib.parse import urlsplit
+
+from ..model import Feed, FeedKind, Format, Record, Site
+
+# Shown in the HTML of each entry; readers that ignore rel="related" still show it.
+RELATED_HEADING = "Related coverage"
+
+
+def feed_title(feed: Feed, site: Site) -> str:
+    return site.title if feed.key.kind is FeedKind.ALL else f"{site.title}: {feed.name}"
+
+
+def feed_description(feed: Feed, site: Site) -> str:
+    if feed.key.kind is FeedKind.TOPIC:
+        return f"The newest stories about {feed.name}."
+    if feed.key.kind is FeedKind.PROVIDER:
+        return f"The newest stories from {feed.name}."
+    return site.description or "The newest stories from every provider."
+
+
+def feed_id(feed: Feed, site: Site) -> str:
+    """A feed's permanent id: its folder's URL, which never changes once published."""
+    return site.url(f"{feed.key.folder}/")
+
+
+def self_url(feed: Feed, site: Site, fmt: Format) -> str:
+    return site.url(feed.key.path(fmt))
+
+
+def image_type(url: str) -> str:
+    """The media type an image URL's file name implies (RSS requires one)."""
+    guessed, _ = mimetypes.guess_type(urlsplit(url).path, strict=False)
+    return guessed or "application/octet-stream"
+
+
+def human_date(moment: datetime) -> str:
+    return f"{moment.day} {moment:%b %Y}"
+
+
+def excerpt_html(record: Record) -> str | None:
+    """The plain-text excerpt as HTML: escaped once, never interpreted."""
+    return None if record.excerpt is None else escape(record.excerpt)
+
+
+def entry_html(record: Record) -> str:
+    """The entry's HTML body: first image, excerpt, source link, related coverage."""
+    parts: list[str] = []
+    if record.images:
+        image = record.images[0]
+        size = "".join(
+            f' {side}="{value}"' for side, value in (("width", image.width), ("height", image.height)) if value
+        )
+        alt = escape(image.title or record.title)
+        parts.append(f'<p><img src="{escape(image.url)}" alt="{alt}"{size}></p>')
+    if record.excerpt:
+        parts.append(f"<p>{escape(record.excerpt)}</p>")
+    parts.append(f'<p><a href="{escape(record.url)}">Read the story at {escape(record.provider.name)}</a></p>')
+    if record.related:
+        items = []
+        for link in record.related:
+            about = [p for p in (link.provider.name if link.provider else None,) if p]
+            if link.published:
+                about.append(human_date(link.published))
+            note = f" ({escape(', '.join(about))})" if about else ""
+            items.append(f'<li><a href="{escape(link.url)}">{escape(link.title)}</a>{note}</li>')
+        parts.append(f"<h3>{RELATED_HEADING}</h3><ul>{''.join(items)}</ul>")
+    return "\n".join(parts)

@@ -1,0 +1,96 @@
+"""JSON Feed 1.1 documents (https://jsonfeed.org/version/1.1)."""
+
+from __future__ import annotations
+
+import json
+from datetime import datetime
+from html import escape
+from typing import Any
+
+from ..model import Feed, Format, Record, Site
+from .content import entry_html, feed_description, feed_title, image_type, self_url
+
+VERSION = "https://jsonfeed.org/version/1.1"
+RELATED_DOC = "extensions/related.html"  # documents the "_related" extension
+
+
+def _date(moment: datetime) -> str:
+    return moment.isoformat().replace("+00:00", "Z")  # RFC 3339, as the spec requires
+
+
+def _item(record: Record, site: Site) -> dict[str, Any]:
+    item: dict[str, Any] = {
+        "id": record.url,
+        "url": record.url,
+        "title": record.title,
+        "content_html": entry_html(record),
+    }
+    if record.excerpt:
+        item["summary"] = record.excerpt  # plain text in JSON Feed
+    if record.images:
+        item["image"] = record.images[0].url
+    item["date_published"] = _date(record.published_at)
+    item["date_modified"] = _date(record.published_at)
+    item["authors"] = [{"name": record.provider.name, "url": record.provider.url}]
+    if record.topics:
+        item["tags"] = list(record.topics)
+    if record.images:
+        item["attachments"] = [
+            {"url": image.url, "mime_type": image_type(image.url), **({"title": image.title} if image.title else {})}
+            for image in record.images
+        ]
+    if record.related:
+        # Extensions must be objects whose keys start with "_" (JSON Feed 1.1,
+        # "Extensions"); "about" points at the extension's documentation.
+        item["_related"] = {
+            "about": site.url(RELATED_DOC),
+            "items": [
+                {
+                    "url": link.url,
+                    "title": link.title,
+                    **({"date_published": _date(link.published)} if link.published else {}),
+                    **({"provider": {"name": link.provider.name, "url": link.provider.url}} if link.provider else {}),
+                }
+                for link in record.related
+            ],
+        }
+    return item
+
+
+def render_json(feed: Feed, site: Site) -> bytes:
+    document = {
+        "version": VERSION,
+        "title": feed_title(feed, site),
+        "home_page_url": site.link,
+        "feed_url": self_url(feed, site, Format.JSON),
+        "description": feed_description(feed, site),
+        "language": site.language,
+        "authors": [{"name": site.title, "url": site.link}],
+        "items": [_item(record, site) for record in feed.entries],
+    }
+    return (json.dumps(document, ensure_ascii=False, indent=2) + "\n").encode("utf-8")
+
+
+def related_doc_html(site: Site) -> bytes:
+    """The page that ``_related.about`` points to, describing the extension."""
+    lang = escape(site.language)
+    page = f"""<!DOCTYPE html>
+<html lang="{lang}">
+<head><meta charset="utf-8"><title>The _related JSON Feed extension</title></head>
+<body>
+<h1>The <code>_related</code> JSON Feed extension</h1>
+<p>Items in the JSON Feeds of {escape(site.title)} may carry a <code>_related</code>
+object listing other coverage of the same story. Readers that do not know it
+ignore it, as JSON Feed 1.1 requires; the same links also appear in each
+item's <code>content_html</code> under "Related coverage".</p>
+<dl>
+<dt><code>about</code></dt><dd>The URL of this page.</dd>
+<dt><code>items</code></dt><dd>An array of objects, newest coverage first as published by the source:
+<code>url</code> (string, required), <code>title</code> (string, required),
+<code>date_published</code> (RFC 3339 string, optional) and
+<code>provider</code> (object with <code>name</code> and <code>url</code>, optional).</dd>
+</dl>
+</body>
+</html>
+"""
+    return page.encode("utf-8")

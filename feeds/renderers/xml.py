@@ -1,0 +1,159 @@
+"""RSS 2.0 and Atom 1.0 documents, built with feedgen.
+
+The only module that imports feedgen. It sets every value feedgen would
+otherwise take from the wall clock or its own defaults, and writes the parts
+feedgen gets wrong (entry link relations, several enclosures, Media RSS without
+one-child groups) through feedgen's own extension hooks.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from html import escape
+from typing import Any
+
+from feedgen.ext.base import BaseEntryExtension, BaseExtension  # type: ignore[import-untyped]
+from feedgen.feed import FeedGenerator  # type: ignore[import-untyped]
+from lxml import etree
+
+from .. import __version__
+from ..model import Feed, Format, Record, Site
+from .content import entry_html, excerpt_html, feed_description, feed_id, feed_title, image_type, self_url
+
+ATOM_NS = "http://www.w3.org/2005/Atom"
+MEDIA_NS = "http://search.yahoo.com/mrss/"
+DC_NS = "http://purl.org/dc/elements/1.1/"
+RSS_DOCS = "https://www.rssboard.org/rss-specification"
+EPOCH = datetime(1970, 1, 1, tzinfo=UTC)  # "updated" of a feed with no entries
+
+
+class _RssNamespaces(BaseExtension):  # type: ignore[misc]
+    """Declares the RSS extension namespaces once, on the root element."""
+
+    def extend_ns(self) -> dict[str, str]:
+        return {"media": MEDIA_NS, "dc": DC_NS}
+
+
+class _EntryParts(BaseEntryExtension):  # type: ignore[misc]
+    """Writes the parts of one entry that feedgen cannot write correctly."""
+
+    record: Record
+
+    def extend_rss(self, item: Any) -> Any:
+        record = self.record
+        _escape_markup_in_title(item.find("title"))
+        # RSS 2.0: <source url> names the channel the item came from.
+        source = etree.SubElement(item, "source", url=record.provider.url)
+        source.text = record.provider.name
+        # RSS 2.0 allows one <enclosure> per item; a length of 0 means unknown
+        # (RSS Advisory Board best practices). Media RSS carries every image.
+        if record.images:
+            first = record.images[0]
+            etree.SubElement(item, "enclosure", url=first.url, length="0", type=image_type(first.url))
+        for image in record.images:
+            content = etree.SubElement(item, f"{{{MEDIA_NS}}}content", url=image.url, type=image_type(image.url))
+            content.set("medium", "image")
+            if image.width:
+                content.set("width", str(image.width))
+            if image.height:
+                content.set("height", str(image.height))
+            if image.title:
+                title = etree.SubElement(content, f"{{{MEDIA_NS}}}title", type="plain")
+                title.text = image.title
+        for link in record.related:
+            etree.SubElement(item, f"{{{ATOM_NS}}}link", rel="related", href=link.url, title=link.title)
+        # RSS <author> must be an e-mail address; dc:creator is the common way to name one.
+        creator = etree.SubElement(item, f"{{{DC_NS}}}creator")
+        creator.text = record.provider.name
+        return item
+
+    def extend_atom(self, entry: Any) -> Any:
+        # feedgen builds Atom elements without a namespace and declares the
+        # Atom namespace as the default on the root, so these do the same.
+        record = self.record
+        title = entry.find("title")
+        if _escape_markup_in_title(title):
+            title.set("type", "html")
+        # RFC 4287 §4.2.7.2: rel="enclosure" for potentially large resources;
+        # the length attribute is optional and left out when unknown.
+        for image in record.images:
+            link = etree.SubElement(entry, "link", rel="enclosure", href=image.url, type=image_type(image.url))
+            if image.title:
+                link.set("title", image.title)
+        for related in record.related:
+            etree.SubElement(entry, "link", rel="related", href=related.url, title=related.title)
+        # RFC 4287 §4.2.11: the source keeps the originating feed's metadata.
+        source = etree.SubElement(entry, "source")
+        etree.SubElement(source, "id").text = record.provider.url
+        etree.SubElement(source, "title").text = record.provider.name
+        etree.SubElement(source, "link", rel="alternate", href=record.provider.url)
+        etree.SubElement(source, "updated").text = record.published_at.isoformat()
+        return entry
+
+
+def _escape_markup_in_title(title: Any) -> bool:
+    """HTML-escape a title that contains "<"; True when it did.
+
+    Most readers treat RSS titles as HTML, so literal text such as "<b>" would
+    turn into markup; escaped, it is shown as written. Atom declares it with
+    type="html" (RFC 4287 §3.1.1.2).
+    """
+    if title is None or "<" not in (title.text or ""):
+        return False
+    title.text = escape(title.text, quote=False)
+    return True
+
+
+def _generator(feed: Feed, site: Site, fmt: Format) -> Any:
+    fg = FeedGenerator()
+    fg.register_extension("feeds_rss", _RssNamespaces, _EntryParts, atom=False, rss=True)
+    fg.register_extension("feeds_atom", BaseExtension, _EntryParts, atom=True, rss=False)
+    fg.id(feed_id(feed, site))
+    fg.title(feed_title(feed, site))
+    fg.subtitle(feed_description(feed, site))
+    fg.description(feed_description(feed, site))
+    fg.author(name=site.title, uri=site.link)
+    # The RSS channel <link> is the href of the *last* link() call, so the
+    # home page goes last; the self link becomes <atom:link rel="self">.
+    fg.link(href=self_url(feed, site, fmt), rel="self", type=fmt.media_type)
+    fg.link(href=site.link, rel="alternate", type="text/html")
+    fg.language(site.language)
+    fg.generator("feeds", version=__version__)
+    fg.docs(RSS_DOCS)
+    # feedgen defaults both to the wall clock; the newest entry's time keeps
+    # rebuilds of the same input byte-identical.
+    fg.updated(feed.updated or EPOCH)
+    if feed.updated is None:
+        fg._FeedGenerator__rss_lastBuildDate = None
+    for record in feed.entries:
+        _add_entry(fg, record)
+    return fg
+
+
+def _add_entry(fg: Any, record: Record) -> None:
+    entry = fg.add_entry(order="append")  # the default, 'prepend', reverses the feed
+    entry.guid(record.url, permalink=True)
+    entry.title(record.title)
+    entry.link(href=record.url)  # RSS <link>; in Atom a link without rel is the alternate
+    entry.published(record.published_at)
+    entry.updated(record.published_at)
+    # Atom requires an author per entry (or feed); RSS has <source> and dc:creator.
+    entry.author(name=record.provider.name, uri=record.provider.url)
+    summary = excerpt_html(record)
+    if summary:  # also the RSS <description>, which readers treat as HTML
+        entry.summary(summary, type="html")
+    entry.content(entry_html(record), type="html")
+    for topic in record.topics:
+        entry.category(term=topic)
+    entry.feeds_rss.record = record
+    entry.feeds_atom.record = record
+
+
+def render_rss(feed: Feed, site: Site) -> bytes:
+    data: bytes = _generator(feed, site, Format.RSS).rss_str(pretty=True, encoding="UTF-8")
+    return data
+
+
+def render_atom(feed: Feed, site: Site) -> bytes:
+    data: bytes = _generator(feed, site, Format.ATOM).atom_str(pretty=True, encoding="UTF-8")
+    return data

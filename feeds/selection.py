@@ -1,0 +1,176 @@
+"""Decide what is published and where: filter, de-duplicate, sort, group, slug.
+
+Pure functions over records; "now" is an argument, never read from a clock.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+import unicodedata
+from collections import Counter, defaultdict
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, replace
+from datetime import datetime
+
+from .model import Feed, FeedKey, FeedKind, Record, Site
+
+MAX_SLUG = 60
+# Names Windows refuses as file or folder names, whatever the extension.
+_RESERVED = frozenset(["con", "prn", "aux", "nul"] + [f"{d}{n}" for d in ("com", "lpt") for n in range(10)])
+# Symbols that tell names apart ("C", "C++", "C#") are spelled out, not dropped.
+_SYMBOLS = {"+": " plus ", "#": " sharp ", "&": " and ", "@": " at ", "%": " percent "}
+_SPACES = re.compile(r"\s+")
+
+
+@dataclass(frozen=True)
+class Selection:
+    """The records a build publishes, and how many were left out and why."""
+
+    records: tuple[Record, ...]  # publishable, one per URL, newest first
+    unpublished: int
+    scheduled: int
+    duplicates: int
+    next_due: datetime | None  # the earliest scheduled record's time
+
+
+def newest_first(record: Record) -> tuple[float, str]:
+    """Total order for entries: newest first, then by URL."""
+    return (-record.published_at.timestamp(), record.url)
+
+
+def select(records: Iterable[Record], now: datetime) -> Selection:
+    """Published records whose time has come, one per URL, newest first.
+
+    Only the boolean ``published: true`` publishes. A record dated after ``now``
+    is held back. When records share a URL, the newest wins; equal times are
+    decided by the file path, so the choice never depends on reading order.
+    """
+    unpublished = scheduled = due = 0
+    next_due: datetime | None = None
+    by_url: dict[str, Record] = {}
+    for record in records:
+        if not record.is_published:
+            unpublished += 1
+            continue
+        if record.published_at > now:
+            scheduled += 1
+            next_due = record.published_at if next_due is None else min(next_due, record.published_at)
+            continue
+        due += 1
+        kept = by_url.get(record.url)
+        if kept is None or (record.published_at, record.path) > (kept.published_at, kept.path):
+            by_url[record.url] = record
+    kept_records = tuple(sorted(by_url.values(), key=newest_first))
+    return Selection(kept_records, unpublished, scheduled, due - len(kept_records), next_due)
+
+
+def topic_key(name: str) -> str:
+    """Topics that differ only in case, spacing or Unicode form are one topic."""
+    return _SPACES.sub(" ", unicodedata.normalize("NFKC", name)).strip().casefold()
+
+
+def slugify(name: str) -> str:
+    """A lowercase ASCII slug: letters, digits and single hyphens, maybe empty."""
+    text = unicodedata.normalize("NFKD", name)
+    text = "".join(_SYMBOLS.get(char, char) for char in text)
+    text = text.encode("ascii", "ignore").decode("ascii").lower()
+    return re.sub(r"[^a-z0-9]+", "-", text).strip("-")
+
+
+def assign_slugs(keys: Iterable[str], kind: FeedKind, taken: Mapping[str, str] | None = None) -> dict[str, str]:
+    """A distinct, filesystem-safe slug for each key, independent of input order.
+
+    ``taken`` maps keys to slugs already published; they are kept as they are so
+    URLs never change. Among keys that would share a slug, the smallest keeps it
+    and the others get a short hash of their key appended.
+    """
+    assigned = dict(taken or {})
+    used = set(assigned.values())
+    wanted: dict[str, list[str]] = defaultdict(list)
+    for key in sorted(set(keys) - set(assigned)):
+        wanted[_base_slug(key, kind)].append(key)
+    for base, group in sorted(wanted.items()):
+        for key in group:
+            slug = base
+            if slug in used:
+                slug = f"{base[: MAX_SLUG - 9]}-{_digest(key)}"
+            assigned[key] = slug
+            used.add(slug)
+    return assigned
+
+
+def _base_slug(key: str, kind: FeedKind) -> str:
+    slug = slugify(key)
+    if len(slug) > MAX_SLUG:
+        slug = f"{slug[: MAX_SLUG - 9].rstrip('-')}-{_digest(key)}"
+    if not slug:
+        slug = f"{kind.value[:-1]}-{_digest(key)}"  # e.g. a name in CJK script only
+    if slug in _RESERVED:
+        slug = f"{slug}-{kind.value[:-1]}"
+    return slug
+
+
+def _digest(key: str) -> str:
+    return hashlib.sha256(key.encode("utf-8")).hexdigest()[:8]
+
+
+def _display_names(pairs: Iterable[tuple[str, str]]) -> dict[str, str]:
+    """For each key, its most used spelling; ties go to the smallest spelling."""
+    counts: dict[str, Counter[str]] = defaultdict(Counter)
+    for key, name in pairs:
+        counts[key][name] += 1
+    return {key: min(c, key=lambda name: (-c[name], name)) for key, c in counts.items()}
+
+
+GroupId = tuple[FeedKind, str]  # a feed's kind and its topic or provider key
+
+
+@dataclass(frozen=True)
+class KnownFeed:
+    """A topic or provider feed an earlier build published; its slug is kept for good."""
+
+    kind: FeedKind
+    group: str
+    slug: str
+    name: str
+
+
+def plan_feeds(selection: Selection, site: Site, known: Iterable[KnownFeed] = ()) -> tuple[Feed, ...]:
+    """Every feed of the build: all records, one per topic, one per provider.
+
+    Topic and provider names are made canonical (one spelling per key) in the
+    entries. A feed published before keeps its slug, and when its group has no
+    published records left it is still planned, empty, so its URL stays valid.
+    """
+    known = tuple(known)
+    topic_names = _display_names((topic_key(t), t) for r in selection.records for t in r.topics)
+    provider_names = _display_names((r.provider.key, r.provider.name) for r in selection.records)
+    records = tuple(
+        replace(
+            r,
+            topics=tuple(topic_names[k] for k in dict.fromkeys(topic_key(t) for t in r.topics)),
+            provider=replace(r.provider, name=provider_names[r.provider.key]),
+        )
+        for r in selection.records
+    )
+    groups: dict[GroupId, list[Record]] = defaultdict(list)
+    for record in records:  # already newest first, so every group is too
+        for topic in dict.fromkeys(topic_key(t) for t in record.topics):
+            groups[(FeedKind.TOPIC, topic)].append(record)
+        groups[(FeedKind.PROVIDER, record.provider.key)].append(record)
+    feeds = [_feed(FeedKey(FeedKind.ALL, "all"), "", site.title, records, site)]
+    for kind, names in ((FeedKind.TOPIC, topic_names), (FeedKind.PROVIDER, provider_names)):
+        previous = {k.group: k for k in known if k.kind is kind}
+        names = {**{group: k.name for group, k in previous.items()}, **names}
+        slugs = assign_slugs(names, kind, {group: k.slug for group, k in previous.items()})
+        for key, name in names.items():
+            feeds.append(_feed(FeedKey(kind, slugs[key]), key, name, groups.get((kind, key), ()), site))
+    return tuple(sorted(feeds, key=lambda feed: feed.key.sort_key))
+
+
+def _feed(key: FeedKey, group: str, name: str, records: Iterable[Record], site: Site) -> Feed:
+    members = tuple(records)
+    entries = members[: site.max_items]
+    updated = entries[0].published_at if entries else None
+    return Feed(key=key, group=group, name=name, entries=entries, total=len(members), updated=updated)
