@@ -13,7 +13,7 @@ import click
 
 from . import __version__
 from .config import load_site
-from .errors import FeedsError
+from .errors import FeedsError, RecordError
 from .publish import build as build_tree
 from .records import parse_time
 
@@ -84,9 +84,11 @@ def build(
         site = load_site(config_path, base_url=base_url)
         moment = now or datetime.now(UTC)
         report = build_tree(seeds_dir, output, site, moment, strict=strict)
-    except FeedsError as e:
-        for problem in getattr(e, "problems", ()):
+    except RecordError as e:
+        for problem in e.problems:
             click.echo(str(problem), err=True)
+        raise click.ClickException(str(e)) from e
+    except FeedsError as e:
         raise click.ClickException(str(e)) from e
     for problem in report.problems:
         click.echo(str(problem), err=True)

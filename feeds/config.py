@@ -10,6 +10,7 @@ from typing import Any
 import yaml
 
 from .errors import ConfigError
+from .frontmatter import describe_yaml_error
 from .model import Site
 from .records import clean_text, clean_url
 
@@ -27,8 +28,11 @@ def load_site(path: Path | None, **overrides: Any) -> Site:
             data = yaml.safe_load(path.read_text(encoding="utf-8-sig"))
         except OSError as e:
             raise ConfigError(where, f"cannot read: {e.strerror or e}") from e
+        except yaml.MarkedYAMLError as e:
+            message, line = describe_yaml_error(e)
+            raise ConfigError(where if line is None else f"{where}:{line}", f"not valid YAML: {message}") from e
         except (yaml.YAMLError, UnicodeDecodeError) as e:
-            raise ConfigError(where, f"not valid YAML: {e}") from e
+            raise ConfigError(where, f"not valid YAML or not UTF-8: {type(e).__name__}") from e
         if data is not None and not isinstance(data, dict):
             raise ConfigError(where, "must be a YAML mapping of settings")
         unknown = sorted(str(key) for key in (data or {}) if key not in KEYS)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from .model import Problem, Severity
+
 
 class FeedsError(Exception):
     """Root of every error this package raises on purpose."""
@@ -18,10 +20,11 @@ class ConfigError(FeedsError):
 class RecordError(FeedsError):
     """One or more records were rejected and the build was asked to be strict."""
 
-    def __init__(self, count: int) -> None:
+    def __init__(self, problems: tuple[Problem, ...]) -> None:
+        count = sum(1 for p in problems if p.severity is Severity.ERROR)
         noun = "record was" if count == 1 else "records were"
         super().__init__(f"{count} {noun} rejected; nothing was written (--strict)")
-        self.count = count
+        self.problems = problems
 
 
 class OutputError(FeedsError):

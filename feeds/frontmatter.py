@@ -38,6 +38,7 @@ class Document:
     key_lines: dict[str, int]
     item_lines: dict[str, tuple[int, ...]]  # file line of each item of a list field
     duplicate_keys: tuple[tuple[str, int], ...]  # (key, line) of each repeated key
+    plain_scalars: dict[str, str]  # the source text of each top-level unquoted scalar value
     body: str
 
 
@@ -80,10 +81,7 @@ def load(text: str) -> Document:
         _check_size(node)
         data = loader.construct_document(node)
     except yaml.MarkedYAMLError as e:
-        mark = e.problem_mark or e.context_mark
-        line = None if mark is None else mark.line + 2  # YAML line 0 is file line 2
-        problem = e.problem or e.context or "invalid YAML"
-        raise FrontMatterError(f"YAML syntax error: {problem}", line) from e
+        raise FrontMatterError(*describe_yaml_error(e, first_line=2)) from e
     except yaml.YAMLError as e:
         raise FrontMatterError(f"YAML error: {e}", None) from e
     except RecursionError as e:
@@ -96,14 +94,17 @@ def load(text: str) -> Document:
     key_lines: dict[str, int] = {}
     item_lines: dict[str, tuple[int, ...]] = {}
     duplicates: list[tuple[str, int]] = []
+    plain: dict[str, str] = {}
     for key_node, value_node in node.value:
         if isinstance(key_node.value, str):
             if key_node.value in key_lines:
                 duplicates.append((key_node.value, key_node.start_mark.line + 2))
             key_lines[key_node.value] = key_node.start_mark.line + 2
+            if isinstance(value_node, yaml.ScalarNode) and not value_node.style:  # "" in libyaml
+                plain[key_node.value] = value_node.value
             if isinstance(value_node, yaml.SequenceNode):
                 item_lines[key_node.value] = tuple(n.start_mark.line + 2 for n in value_node.value)
-    return Document(data, key_lines, item_lines, tuple(duplicates), body)
+    return Document(data, key_lines, item_lines, tuple(duplicates), plain, body)
 
 
 def _check_size(root: yaml.Node) -> None:
@@ -128,3 +129,13 @@ def _check_size(root: yaml.Node) -> None:
             for key, value in node.value:
                 stack.append((key, depth + 1))
                 stack.append((value, depth + 1))
+
+
+def describe_yaml_error(error: yaml.MarkedYAMLError, first_line: int = 1) -> tuple[str, int | None]:
+    """One line for a YAML error and its file line; ``first_line`` is where the YAML starts."""
+    mark = error.problem_mark or error.context_mark
+    line = None if mark is None else mark.line + first_line
+    message = f"YAML syntax error: {error.problem or error.context or 'invalid YAML'}"
+    if error.context and error.context_mark and mark is not None and error.context_mark.line != mark.line:
+        message += f" ({error.context} started on line {error.context_mark.line + first_line})"
+    return message, line

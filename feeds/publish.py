@@ -171,7 +171,7 @@ def build(
     records, problems = read_records(source, progress=progress)
     rejected = sum(1 for p in problems if p.severity is Severity.ERROR)
     if strict and rejected:
-        raise RecordError(rejected)
+        raise RecordError(problems)
     selection = select(records, now)
     feeds = plan_feeds(selection, site, read_known(out_dir))
     written, unchanged = write_tree(render_tree(feeds, site), out_dir)

@@ -338,8 +338,14 @@ def _build(fields: _Fields) -> Record:
         published_at = parse_time(data["publishedDateTime"])
     except ValueError as e:
         fields.reject("publishedDateTime", str(e))
+    # Only the YAML 1.2 boolean publishes: YAML 1.1 also reads yes/on/y as true,
+    # and a record must never go out because of a loose spelling.
     flag = data.get("published")
-    if flag is not None and not isinstance(flag, bool):
+    spelled = fields.doc.plain_scalars.get("published", "")
+    if flag is True and spelled.lower() != "true":
+        fields.warn("published", f"write true or false, found {spelled!r}; the record is not published")
+        flag = False
+    elif flag is not None and not isinstance(flag, bool):
         fields.warn("published", f"must be true or false, found {_describe(flag)}; the record is not published")
     provider, complaint = _provider(data.get("provider"), url)
     if complaint and "provider" in data:

@@ -42,9 +42,6 @@ class _EntryParts(BaseEntryExtension):  # type: ignore[misc]
     def extend_rss(self, item: Any) -> Any:
         record = self.record
         _escape_markup_in_title(item.find("title"))
-        # RSS 2.0: <source url> names the channel the item came from.
-        source = etree.SubElement(item, "source", url=record.provider.url)
-        source.text = record.provider.name
         # RSS 2.0 allows one <enclosure> per item; a length of 0 means unknown
         # (RSS Advisory Board best practices). Media RSS carries every image.
         if record.images:
@@ -65,6 +62,11 @@ class _EntryParts(BaseEntryExtension):  # type: ignore[misc]
         # RSS <author> must be an e-mail address; dc:creator is the common way to name one.
         creator = etree.SubElement(item, f"{{{DC_NS}}}creator")
         creator.text = record.provider.name
+        # RSS 2.0: <source url> names the channel the item came from. It goes
+        # last: feedparser lets a media:title that follows <source> overwrite
+        # the entry's title_detail.
+        source = etree.SubElement(item, "source", url=record.provider.url)
+        source.text = record.provider.name
         return item
 
     def extend_atom(self, entry: Any) -> Any:

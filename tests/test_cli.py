@@ -1,0 +1,128 @@
+"""The command line through click's CliRunner: options, summary, exit codes, errors."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from feeds import __version__
+from feeds.cli import main
+
+from .conftest import DATA, SEEDS, record_file
+
+GOOD = """
+title: Good one
+sourceUrl: https://news.example.com/good
+publishedDateTime: 2025-03-14T08:15:00Z
+published: true
+topics: [AI]
+secured: "TOP-SECRET-PAYLOAD"
+"""
+
+
+@pytest.fixture
+def runner() -> CliRunner:
+    return CliRunner()
+
+
+def seeds_with_one_bad(folder: Path) -> Path:
+    folder.mkdir()
+    (folder / "good.txt").write_bytes(record_file(GOOD))
+    (folder / "bad.txt").write_bytes(record_file("title: [unclosed"))
+    return folder
+
+
+def test_version_and_help(runner: CliRunner) -> None:
+    assert runner.invoke(main, ["--version"]).output.strip() == f"feeds, version {__version__}"
+    for command in main.commands:
+        result = runner.invoke(main, [command, "--help"])
+        assert result.exit_code == 0
+        assert "Example:" in result.output
+
+
+def test_build_writes_the_tree_and_prints_a_summary(runner: CliRunner, tmp_path: Path) -> None:
+    out = tmp_path / "out"
+    result = runner.invoke(main, ["build", str(SEEDS), "-o", str(out), "--now", "2026-11-26T00:00:00Z"])
+    assert result.exit_code == 0, result.output
+    assert "44 records read: 34 published, 8 unpublished, 1 scheduled for later" in result.stdout
+    assert "71 files written" in result.stdout
+    assert result.stderr.count("\n") == 1 and "014_c8f354ce1759aa25.txt:10: warning: published" in result.stderr
+    assert (out / "topics" / "c-plus-plus" / "rss.xml").is_file()
+    quiet = runner.invoke(main, ["build", str(SEEDS), "-o", str(out), "--now", "2026-11-26T00:00:00Z", "-q"])
+    assert quiet.stdout == ""
+
+
+def test_a_bad_record_is_reported_and_skipped(runner: CliRunner, tmp_path: Path) -> None:
+    seeds = seeds_with_one_bad(tmp_path / "seeds")
+    out = tmp_path / "out"
+    result = runner.invoke(main, ["build", str(seeds), "-o", str(out), "--base-url", "https://f.example.org"])
+    assert result.exit_code == 0
+    assert result.stderr.strip().startswith(f"{seeds.as_posix()}/bad.txt:3: error: YAML syntax error")
+    assert "Traceback" not in result.output
+    feed = (out / "topics" / "ai" / "feed.json").read_text(encoding="utf-8")
+    assert json.loads(feed)["feed_url"] == "https://f.example.org/topics/ai/feed.json"
+    everything = b"".join(p.read_bytes() for p in out.rglob("*") if p.is_file())
+    assert b"TOP-SECRET-PAYLOAD" not in everything
+
+
+def test_strict_writes_nothing_and_exits_1(runner: CliRunner, tmp_path: Path) -> None:
+    seeds = seeds_with_one_bad(tmp_path / "seeds")
+    out = tmp_path / "out"
+    result = runner.invoke(main, ["build", str(seeds), "-o", str(out), "--strict"])
+    assert result.exit_code == 1
+    assert "1 record was rejected; nothing was written (--strict)" in result.stderr
+    assert "bad.txt:3: error: YAML syntax error" in result.stderr
+    assert "(while parsing a flow sequence started on line 2)" in result.stderr
+    assert not out.exists()
+
+
+@pytest.mark.parametrize(
+    ("config", "message"),
+    [
+        ("title: x\ncolour: blue\n", "unknown setting colour"),
+        ("max_items: many\n", "max_items: must be a whole number"),
+        ("base_url: ftp://x.example/\n", "base_url: must be an absolute http(s) URL"),
+        ("language: English please\n", "language: must be a language tag"),
+        ("- a list\n", "must be a YAML mapping"),
+        ("title: [unclosed\n", "not valid YAML"),
+    ],
+)
+def test_a_bad_config_is_one_clear_line_and_exit_1(
+    runner: CliRunner, tmp_path: Path, config: str, message: str
+) -> None:
+    path = tmp_path / "feeds.yaml"
+    path.write_text(config, encoding="utf-8")
+    result = runner.invoke(main, ["build", str(SEEDS), "-o", str(tmp_path / "out"), "--config", str(path)])
+    assert result.exit_code == 1
+    assert message in result.stderr
+    assert result.stderr.count("\n") == 1 and "Traceback" not in result.output
+
+
+@pytest.mark.parametrize(
+    "args", [["build", "no-such-folder"], ["build", str(SEEDS), "--now", "tomorrow"], ["build", "--bogus"]]
+)
+def test_usage_errors_exit_2(runner: CliRunner, args: list[str]) -> None:
+    assert runner.invoke(main, args).exit_code == 2
+
+
+def test_feeds_yaml_in_the_working_directory_is_used(
+    runner: CliRunner, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    seeds = tmp_path / "seeds"
+    seeds.mkdir()
+    (seeds / "good.txt").write_bytes(record_file(GOOD))
+    monkeypatch.chdir(tmp_path)
+    Path("feeds.yaml").write_text("title: Local Title\nmax_items: 1\n", encoding="utf-8")
+    result = runner.invoke(main, ["build", "seeds"])
+    assert result.exit_code == 0, result.output
+    assert json.loads(Path("dist/all/feed.json").read_text(encoding="utf-8"))["title"] == "Local Title"
+
+
+def test_every_quirk_file_in_the_corpus_builds_without_a_traceback(runner: CliRunner, tmp_path: Path) -> None:
+    result = runner.invoke(main, ["build", str(DATA), "-o", str(tmp_path / "out")])
+    assert result.exit_code == 0
+    assert result.exception is None
+    assert "Traceback" not in result.output

@@ -1,0 +1,154 @@
+"""Selection: what is published, in which order, in which feed, under which slug."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+import pytest
+
+from feeds.model import FeedKind, Provider
+from feeds.selection import KnownFeed, assign_slugs, plan_feeds, select, slugify, topic_key
+
+from .conftest import SITE, make_record
+
+NOW = datetime(2026, 1, 1, tzinfo=UTC)
+T = datetime(2025, 6, 1, tzinfo=UTC)
+
+
+def test_only_published_records_whose_time_has_come() -> None:
+    records = [
+        make_record(url="https://a.example/1"),
+        make_record(url="https://a.example/2", is_published=False),
+        make_record(url="https://a.example/3", published_at=NOW + timedelta(seconds=1)),
+        make_record(url="https://a.example/4", published_at=NOW + timedelta(days=3)),
+        make_record(url="https://a.example/5", published_at=NOW),
+    ]
+    selection = select(records, NOW)
+    assert [r.url for r in selection.records] == ["https://a.example/5", "https://a.example/1"]
+    assert (selection.unpublished, selection.scheduled) == (1, 2)
+    assert selection.next_due == NOW + timedelta(seconds=1)
+    later = select(records, NOW + timedelta(days=3))
+    assert len(later.records) == 4 and later.scheduled == 0
+
+
+def test_one_entry_per_url_the_newest_wins_whatever_the_order() -> None:
+    old = make_record(path="a.txt", title="Old", published_at=T)
+    new = make_record(path="b.txt", title="New", published_at=T + timedelta(hours=1))
+    for records in ([old, new], [new, old]):
+        selection = select(records, NOW)
+        assert [r.title for r in selection.records] == ["New"]
+        assert selection.duplicates == 1
+
+
+def test_equal_times_for_one_url_are_decided_by_path_not_reading_order() -> None:
+    a = make_record(path="a.txt", title="From a")
+    b = make_record(path="b.txt", title="From b")
+    assert select([a, b], NOW).records[0].title == select([b, a], NOW).records[0].title == "From b"
+
+
+def test_an_unpublished_or_scheduled_copy_never_replaces_the_published_one() -> None:
+    live = make_record(path="a.txt", title="Live")
+    hidden = make_record(path="b.txt", title="Hidden", is_published=False, published_at=T + timedelta(days=1))
+    assert [r.title for r in select([live, hidden], NOW).records] == ["Live"]
+
+
+def test_newest_first_with_ties_broken_by_url() -> None:
+    records = [make_record(url=f"https://a.example/{c}", published_at=T) for c in "cab"]
+    records.append(make_record(url="https://a.example/z", published_at=T + timedelta(minutes=1)))
+    assert [r.url[-1] for r in select(records, NOW).records] == ["z", "a", "b", "c"]
+
+
+# ---- groups
+
+
+def feeds_by_slug(records, **kwargs):  # type: ignore[no-untyped-def]
+    return {(f.key.kind, f.key.slug): f for f in plan_feeds(select(records, NOW), SITE, **kwargs)}
+
+
+def test_groups_all_topics_and_providers() -> None:
+    other = Provider("Harbour Times", "harbour.example.org", "https://harbour.example.org/")
+    records = [
+        make_record(url="https://a.example/1", topics=("AI", "Computer Vision")),
+        make_record(url="https://a.example/2", topics=("computer  vision",), provider=other, published_at=T),
+    ]
+    feeds = feeds_by_slug(records)
+    assert set(feeds) == {
+        (FeedKind.ALL, "all"),
+        (FeedKind.TOPIC, "ai"),
+        (FeedKind.TOPIC, "computer-vision"),
+        (FeedKind.PROVIDER, "harbour-example-org"),
+        (FeedKind.PROVIDER, "news-example-com"),
+    }
+    vision = feeds[(FeedKind.TOPIC, "computer-vision")]
+    assert vision.name == "Computer Vision"
+    assert [r.url for r in vision.entries] == ["https://a.example/2", "https://a.example/1"]
+    assert vision.entries[0].topics == ("Computer Vision",)  # one spelling in every feed
+    assert feeds[(FeedKind.PROVIDER, "harbour-example-org")].name == "Harbour Times"
+
+
+def test_the_most_used_spelling_names_a_topic() -> None:
+    records = [make_record(url=f"https://a.example/{i}", topics=(t,)) for i, t in enumerate(["ai", "AI", "AI"])]
+    assert feeds_by_slug(records)[(FeedKind.TOPIC, "ai")].name == "AI"
+
+
+def test_feeds_are_cut_to_max_items_and_dated_by_their_newest_entry() -> None:
+    records = [make_record(url=f"https://a.example/{i}", published_at=T + timedelta(hours=i)) for i in range(60)]
+    feed = feeds_by_slug(records)[(FeedKind.ALL, "all")]
+    assert len(feed.entries) == SITE.max_items == 50
+    assert feed.total == 60
+    assert feed.updated == T + timedelta(hours=59)
+
+
+# ---- slugs
+
+
+@pytest.mark.parametrize(
+    ("name", "slug"),
+    [
+        ("Computer Vision", "computer-vision"),
+        ("independent.co.uk", "independent-co-uk"),
+        ("C++", "c-plus-plus"),
+        ("C#", "c-sharp"),
+        ("R&D", "r-and-d"),
+        ("Künstliche Intelligenz", "kunstliche-intelligenz"),
+        ("../../etc/passwd", "etc-passwd"),
+        ("a/b\\c", "a-b-c"),
+        ("人工知能", ""),
+    ],
+)
+def test_slugify(name: str, slug: str) -> None:
+    assert slugify(name) == slug
+
+
+def test_distinct_names_never_share_a_slug() -> None:
+    names = ["c", "c++", "c#", "c--", "c!", "", "...", "人工知能", "人工", "con", "nul", "x" * 300, "x" * 301]
+    slugs = assign_slugs(names, FeedKind.TOPIC)
+    assert len(set(slugs.values())) == len(names)
+    assert slugs["c"] == "c" and slugs["c++"] == "c-plus-plus" and slugs["c#"] == "c-sharp"
+    for slug in slugs.values():
+        assert slug and len(slug) <= 60
+        assert slug == slugify(slug) and slug not in ("con", "nul")
+
+
+def test_slugs_do_not_depend_on_input_order() -> None:
+    names = ["a b", "a-b", "A.B", "a_b"]
+    assert assign_slugs(names, FeedKind.TOPIC) == assign_slugs(list(reversed(names)), FeedKind.TOPIC)
+
+
+def test_topic_keys_fold_case_and_spacing() -> None:
+    assert topic_key(" Computer\u00a0 Vision ") == topic_key("computer vision") == "computer vision"
+
+
+def test_published_slugs_are_kept_even_when_a_newcomer_would_take_them() -> None:
+    known = [KnownFeed(FeedKind.TOPIC, "a-b", "a-b", "A-B")]
+    feeds = feeds_by_slug([make_record(topics=("a b", "a-b"))], known=known)
+    topics = {f.group: f.key.slug for f in feeds.values() if f.key.kind is FeedKind.TOPIC}
+    assert topics["a-b"] == "a-b"
+    assert topics["a b"].startswith("a-b-") and len(topics["a b"]) == len("a-b-") + 8
+
+
+def test_a_feed_whose_stories_are_gone_stays_as_an_empty_feed() -> None:
+    known = [KnownFeed(FeedKind.TOPIC, "space", "space", "Space")]
+    feeds = feeds_by_slug([make_record(topics=("AI",))], known=known)
+    space = feeds[(FeedKind.TOPIC, "space")]
+    assert (space.name, space.entries, space.updated) == ("Space", (), None)
