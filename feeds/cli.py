@@ -1,21 +1,34 @@
 """The ``feeds`` command: a thin adapter from options to the library and back.
 
-Exit codes: 0 success, 1 failure (or a rejected record with --strict), 2 usage.
+Exit codes: 0 success; 1 failure (or, with --strict, a rejected record; for
+``check``, any problem); 2 usage; 3 another build holds the output's lock.
 """
 
 from __future__ import annotations
 
+import json
 import sys
+from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 import click
 
 from . import __version__
+from .cache import ParseCache
 from .config import load_site
-from .errors import FeedsError, RecordError
+from .errors import BusyError, FeedsError, RecordError
+from .model import Severity
+from .publish import Report
 from .publish import build as build_tree
-from .records import parse_time
+from .records import MAX_FILE_BYTES, parse_time
+
+EXIT_BUSY = 3
+
+
+class Busy(click.ClickException):
+    exit_code = EXIT_BUSY
 
 
 def _timestamp(ctx: click.Context, param: click.Parameter, value: str | None) -> datetime | None:
@@ -27,14 +40,43 @@ def _timestamp(ctx: click.Context, param: click.Parameter, value: str | None) ->
         raise click.BadParameter(f"{e} (write e.g. 2026-01-31T09:00:00Z)") from e
 
 
+def _progress_bar(enabled: bool) -> tuple[Callable[[int, int], None] | None, Callable[[], None]]:
+    """A progress bar on stderr for long parses, only when a person is watching."""
+    if not enabled or not sys.stderr.isatty():
+        return None, lambda: None
+    state: dict[str, Any] = {}
+
+    def report(done: int, total: int) -> None:
+        if total < 1000:
+            return
+        if "bar" not in state:
+            state["bar"] = click.progressbar(length=total, label="Reading records", file=sys.stderr)
+            state["bar"].__enter__()
+        state["bar"].update(done - state["bar"].pos)
+
+    def close() -> None:
+        if "bar" in state:
+            state["bar"].__exit__(None, None, None)
+
+    return report, close
+
+
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(__version__, prog_name="feeds")
 def main() -> None:
-    """Publish a folder of news records as RSS 2.0, Atom 1.0 and JSON Feed 1.1."""
+    """Publish a folder of news records as RSS 2.0, Atom 1.0 and JSON Feed 1.1.
+
+    \b
+    Example:
+      feeds build seeds -o dist
+    """
+
+
+SEEDS_DIR = click.argument("seeds_dir", default="seeds", type=click.Path(exists=True, file_okay=False, path_type=Path))
 
 
 @main.command()
-@click.argument("seeds_dir", default="seeds", type=click.Path(exists=True, file_okay=False, path_type=Path))
+@SEEDS_DIR
 @click.option(
     "-o",
     "--output",
@@ -57,6 +99,25 @@ def main() -> None:
     help="The current time, for reproducible builds. Default: the clock.",
 )
 @click.option("--strict", is_flag=True, help="Write nothing and exit 1 if any record is rejected.")
+@click.option(
+    "--cache-dir",
+    type=click.Path(file_okay=False, path_type=Path),
+    help="Where parsed records are cached between builds. Default: .feeds-cache beside the output folder.",
+)
+@click.option("--no-cache", is_flag=True, help="Parse every record and render every feed.")
+@click.option(
+    "--report",
+    "report_path",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="Write a JSON report: counts, files written, problems, timings.",
+)
+@click.option(
+    "--wait",
+    default=0.0,
+    show_default=True,
+    type=click.FloatRange(min=0),
+    help="Seconds to wait for another build of the same output to finish.",
+)
 @click.option("-q", "--quiet", is_flag=True, help="Print nothing but problems.")
 def build(
     seeds_dir: Path,
@@ -65,6 +126,10 @@ def build(
     base_url: str | None,
     now: datetime | None,
     strict: bool,
+    cache_dir: Path | None,
+    no_cache: bool,
+    report_path: Path | None,
+    wait: float,
     quiet: bool,
 ) -> None:
     """Read records from SEEDS_DIR (default: seeds) and write every feed.
@@ -72,33 +137,116 @@ def build(
     Writes all/, topics/<slug>/ and providers/<slug>/, each with rss.xml,
     atom.xml and feed.json, plus manifest.json. Problems in records are
     printed to stderr as "path:line: severity: field: what is wrong"; a
-    rejected record is skipped and the build goes on.
+    rejected record is skipped and the build goes on. Only files whose
+    bytes change are written. Exit codes: 0 built, 1 failed, 2 usage,
+    3 another build of the same output is running.
 
     \b
     Example:
       feeds build seeds -o dist --base-url https://feeds.example.org/
+      feeds build -q --report build.json     # from cron
     """
     if config_path is None and Path("feeds.yaml").is_file():
         config_path = Path("feeds.yaml")
+    if cache_dir is None and not no_cache:
+        cache_dir = output.parent / ".feeds-cache"
+    progress, close = _progress_bar(not quiet)
     try:
         site = load_site(config_path, base_url=base_url)
         moment = now or datetime.now(UTC)
-        report = build_tree(seeds_dir, output, site, moment, strict=strict)
+        report = build_tree(
+            seeds_dir,
+            output,
+            site,
+            moment,
+            strict=strict,
+            cache_dir=None if no_cache else cache_dir,
+            wait=wait,
+            progress=progress,
+        )
     except RecordError as e:
+        close()
         for problem in e.problems:
             click.echo(str(problem), err=True)
         raise click.ClickException(str(e)) from e
+    except BusyError as e:
+        close()
+        raise Busy(str(e)) from e
     except FeedsError as e:
+        close()
         raise click.ClickException(str(e)) from e
+    close()
     for problem in report.problems:
         click.echo(str(problem), err=True)
+    if report_path is not None:
+        _write_report(report, report_path)
     if not quiet:
         click.echo(report.summary())
 
 
+def _write_report(report: Report, path: Path) -> None:
+    try:
+        path.write_text(json.dumps(report.as_json(), indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
+    except OSError as e:
+        raise click.ClickException(f"{path}: cannot write the report: {e.strerror or e}") from e
+
+
+@main.command()
+@SEEDS_DIR
+@click.option(
+    "--format",
+    "output_format",
+    type=click.Choice(["text", "json"]),
+    default="text",
+    show_default=True,
+    help="One line per problem, or a JSON document for pipelines.",
+)
+@click.option(
+    "--max-bytes",
+    default=MAX_FILE_BYTES,
+    show_default=True,
+    type=click.IntRange(min=1),
+    help="Files larger than this are rejected unread.",
+)
+def check(seeds_dir: Path, output_format: str, max_bytes: int) -> None:
+    """Check every record in SEEDS_DIR without writing anything.
+
+    Prints each problem as "path:line: severity: field: what is wrong",
+    unpublished records included, then a tally. Exits 0 when every record
+    is valid and 1 when any has a problem (an error rejects a record; a
+    warning drops a field or keeps it from being published).
+
+    \b
+    Example:
+      feeds check seeds
+      feeds check seeds --format json > problems.json
+    """
+    scan = ParseCache(Path(), max_bytes).scan(seeds_dir)
+    problems = scan.problems
+    records = len(scan.listings) + scan.rejected
+    errors = sum(1 for p in problems if p.severity is Severity.ERROR)
+    flawed = len({p.path for p in problems})
+    if output_format == "json":
+        document = {
+            "records": records,
+            "valid": records - flawed,
+            "rejected": errors,
+            "warnings": len(problems) - errors,
+            "problems": [
+                {"path": p.path, "line": p.line, "field": p.field, "severity": p.severity.value, "message": p.message}
+                for p in problems
+            ],
+        }
+        click.echo(json.dumps(document, indent=2, ensure_ascii=False))
+    else:
+        for problem in problems:
+            click.echo(str(problem))
+        click.echo(
+            f"{records} records checked: {records - flawed} valid, {errors} rejected, {len(problems) - errors} warnings"
+        )
+    if problems:
+        sys.exit(1)
+
+
 def run() -> None:  # pragma: no cover - console entry point
     main(prog_name="feeds")
-
-
-if __name__ == "__main__":  # pragma: no cover
-    sys.exit(main())

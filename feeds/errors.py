@@ -29,3 +29,7 @@ class RecordError(FeedsError):
 
 class OutputError(FeedsError):
     """The output tree cannot be written as planned."""
+
+
+class BusyError(FeedsError):
+    """Another build holds the lock on the same output folder."""

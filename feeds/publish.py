@@ -1,24 +1,31 @@
 """Build the output tree: read records, plan every file, then write atomically.
 
-All paths are planned before anything is written. A file whose bytes did not
-change is left alone, so its mtime (and a web server's ETag) stays put.
+All paths are planned and checked before anything is written. A feed whose
+inputs did not change since the last build is not rendered again, and a file
+whose bytes did not change is not touched, so its mtime (and a web server's
+ETag) stays put. One build at a time holds a lock beside the output folder.
 """
 
 from __future__ import annotations
 
+import fcntl
+import hashlib
 import json
 import os
 import re
 import tempfile
-from collections.abc import Callable, Iterable, Mapping
-from dataclasses import dataclass
-from datetime import datetime
+import time
+from collections.abc import Callable, Iterable, Iterator, Mapping
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from pathlib import Path, PurePosixPath
+from typing import Any
 
 from . import __version__
-from .errors import OutputError, RecordError
+from .cache import ParseCache
+from .errors import BusyError, OutputError, RecordError
 from .model import Feed, FeedKind, Format, Problem, Severity, Site
-from .records import read_records
 from .renderers import render
 from .renderers.content import self_url
 from .renderers.jsonfeed import RELATED_DOC, related_doc_html
@@ -29,8 +36,18 @@ _SAFE_PART = re.compile(r"[a-z0-9][a-z0-9.\-]*")
 
 
 @dataclass(frozen=True)
+class Output:
+    """One planned file: its path, a digest of everything it is made from, and how to make it."""
+
+    path: PurePosixPath
+    make: Callable[[], bytes]
+    digest: str | None = None  # None: always made, compared byte for byte
+    feed: Feed | None = None
+
+
+@dataclass(frozen=True)
 class Report:
-    """What a build did, for the summary line and for scripts."""
+    """What a build did: for the summary line, ``--report`` and scripts."""
 
     read: int
     published: int
@@ -41,6 +58,11 @@ class Report:
     feeds: int
     written: tuple[str, ...]
     unchanged: int
+    next_due: datetime | None = None
+    feeds_changed: tuple[str, ...] = ()
+    parsed: int = 0
+    reused: int = 0
+    timings: Mapping[str, float] = field(default_factory=dict)
 
     @property
     def rejected(self) -> int:
@@ -54,32 +76,74 @@ class Report:
             f"{self.feeds} feeds, {len(self.written)} files written, {self.unchanged} unchanged"
         )
 
+    def as_json(self) -> dict[str, Any]:
+        return {
+            "version": 1,
+            "records": {
+                "read": self.read,
+                "published": self.published,
+                "unpublished": self.unpublished,
+                "scheduled": self.scheduled,
+                "duplicates": self.duplicates,
+                "rejected": self.rejected,
+                "parsed": self.parsed,
+                "from_cache": self.reused,
+            },
+            "next_due": _stamp(self.next_due),
+            "feeds": {"total": self.feeds, "changed": list(self.feeds_changed)},
+            "files": {"written": list(self.written), "unchanged": self.unchanged},
+            "problems": [
+                {"path": p.path, "line": p.line, "field": p.field, "severity": p.severity.value, "message": p.message}
+                for p in self.problems
+            ],
+            "timings": {name: round(seconds, 4) for name, seconds in self.timings.items()},
+        }
 
-def manifest_json(feeds: Iterable[Feed], site: Site) -> bytes:
-    """Every feed of the tree: other tools and later builds rely on this index."""
-    entries = []
-    for feed in feeds:
-        entries.append(
-            {
-                "kind": feed.key.kind.name.lower(),
-                "name": feed.name,
-                "key": feed.group,
-                "slug": feed.key.slug,
-                "paths": {fmt.name.lower(): str(feed.key.path(fmt)) for fmt in Format},
-                "urls": {fmt.name.lower(): self_url(feed, site, fmt) for fmt in Format},
-                "items": len(feed.entries),
-                "updated": None if feed.updated is None else feed.updated.isoformat().replace("+00:00", "Z"),
-            }
-        )
-    document = {"version": 1, "generator": f"feeds {__version__}", "base_url": site.base_url, "feeds": entries}
+
+def _stamp(moment: datetime | None) -> str | None:
+    return None if moment is None else moment.astimezone(UTC).isoformat().replace("+00:00", "Z")
+
+
+def manifest_json(feeds: Iterable[Feed], site: Site, next_due: datetime | None = None) -> bytes:
+    """Every feed of the tree: other tools and later builds rely on this index.
+
+    ``next_due`` is when the next scheduled record becomes visible, so a
+    scheduler can run the next build exactly then.
+    """
+    entries = [
+        {
+            "kind": feed.key.kind.name.lower(),
+            "name": feed.name,
+            "key": feed.group,
+            "slug": feed.key.slug,
+            "paths": {fmt.name.lower(): str(feed.key.path(fmt)) for fmt in Format},
+            "urls": {fmt.name.lower(): self_url(feed, site, fmt) for fmt in Format},
+            "items": len(feed.entries),
+            "updated": _stamp(feed.updated),
+        }
+        for feed in feeds
+    ]
+    document = {
+        "version": 1,
+        "generator": f"feeds {__version__}",
+        "base_url": site.base_url,
+        "next_due": _stamp(next_due),
+        "feeds": entries,
+    }
     return (json.dumps(document, ensure_ascii=False, indent=2) + "\n").encode("utf-8")
 
 
-def render_tree(feeds: tuple[Feed, ...], site: Site) -> dict[PurePosixPath, bytes]:
-    """Every output file, by path relative to the output folder."""
-    files: dict[PurePosixPath, bytes] = {}
+def feed_digest(feed: Feed, site: Site) -> str:
+    """Changes whenever anything a feed's files are made from changes."""
+    return hashlib.blake2b(repr((__version__, site, feed)).encode("utf-8"), digest_size=16).hexdigest()
+
+
+def plan_outputs(feeds: tuple[Feed, ...], site: Site, next_due: datetime | None = None) -> list[Output]:
+    """Every output file, checked: no two feeds share a path, no path leaves the folder."""
+    outputs: list[Output] = []
     owners: dict[PurePosixPath, str] = {}
     for feed in feeds:
+        digest = feed_digest(feed, site)
         for fmt in Format:
             path = feed.key.path(fmt)
             owner = f"{feed.key.kind.name.lower()} {feed.name!r}"
@@ -87,10 +151,19 @@ def render_tree(feeds: tuple[Feed, ...], site: Site) -> dict[PurePosixPath, byte
                 raise OutputError(f"{path}: both {owners[path]} and {owner} would be written here")
             check_path(path)
             owners[path] = owner
-            files[path] = render(feed, site, fmt)
-    files[PurePosixPath(RELATED_DOC)] = related_doc_html(site)
-    files[MANIFEST] = manifest_json(feeds, site)
-    return files
+            outputs.append(Output(path, _renderer(feed, site, fmt), f"{digest}-{fmt.name}", feed))
+    outputs.append(Output(PurePosixPath(RELATED_DOC), lambda: related_doc_html(site)))
+    outputs.append(Output(MANIFEST, lambda: manifest_json(feeds, site, next_due)))
+    return outputs
+
+
+def _renderer(feed: Feed, site: Site, fmt: Format) -> Callable[[], bytes]:
+    return lambda: render(feed, site, fmt)
+
+
+def render_tree(feeds: tuple[Feed, ...], site: Site, next_due: datetime | None = None) -> dict[PurePosixPath, bytes]:
+    """Every output file's bytes, by path relative to the output folder."""
+    return {output.path: output.make() for output in plan_outputs(feeds, site, next_due)}
 
 
 def check_path(path: PurePosixPath) -> None:
@@ -118,11 +191,14 @@ def read_known(out_dir: Path) -> tuple[KnownFeed, ...]:
 
 
 def write_tree(files: Mapping[PurePosixPath, bytes], out_dir: Path) -> tuple[tuple[str, ...], int]:
-    """Write the changed files atomically; return (paths written, files unchanged)."""
+    """Write the changed files atomically; return (paths written, files unchanged).
+
+    The manifest goes last, so it never lists a feed that is not there yet.
+    """
     written: list[str] = []
     unchanged = 0
     root = out_dir.resolve()
-    for path, data in sorted(files.items()):
+    for path, data in sorted(files.items(), key=lambda item: (item[0] == MANIFEST, item[0])):
         target = out_dir / path
         if not target.resolve().is_relative_to(root):
             raise OutputError(f"{target}: resolves outside {out_dir}")
@@ -158,6 +234,49 @@ def write_atomically(target: Path, data: bytes) -> None:
         raise OutputError(f"{target}: cannot be written: {e.strerror or e}") from e
 
 
+def lock_path(out_dir: Path) -> Path:
+    """The lock sits beside the output folder, where neither readers nor the server look."""
+    return out_dir.parent / f".{out_dir.name}.lock"
+
+
+@contextmanager
+def build_lock(out_dir: Path, wait: float = 0) -> Iterator[None]:
+    """Hold an exclusive flock for the output folder, waiting up to ``wait`` seconds."""
+    path = lock_path(out_dir)
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        handle = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
+    except OSError as e:
+        raise OutputError(f"{path}: cannot create the lock file: {e.strerror or e}") from e
+    deadline = time.monotonic() + wait
+    try:
+        while True:
+            try:
+                fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                break
+            except BlockingIOError:
+                if time.monotonic() >= deadline:
+                    raise BusyError(f"{out_dir}: another build is running (lock {path}); try again later") from None
+                time.sleep(0.1)
+        yield
+    finally:
+        os.close(handle)  # closing releases the lock
+
+
+class _Clock:
+    def __init__(self) -> None:
+        self.laps: dict[str, float] = {}
+        self.start = self.last = time.perf_counter()
+
+    def lap(self, name: str) -> None:
+        now = time.perf_counter()
+        self.laps[name] = now - self.last
+        self.last = now
+
+    def total(self) -> dict[str, float]:
+        return {**self.laps, "total": time.perf_counter() - self.start}
+
+
 def build(
     source: Path,
     out_dir: Path,
@@ -165,24 +284,82 @@ def build(
     now: datetime,
     *,
     strict: bool = False,
-    progress: Callable[[int], None] | None = None,
+    cache_dir: Path | None = None,
+    wait: float = 0,
+    progress: Callable[[int, int], None] | None = None,
+    workers: int | None = None,
 ) -> Report:
-    """Read ``source``, publish into ``out_dir``; with ``strict`` a rejected record stops it."""
-    records, problems = read_records(source, progress=progress)
-    rejected = sum(1 for p in problems if p.severity is Severity.ERROR)
-    if strict and rejected:
-        raise RecordError(problems)
-    selection = select(records, now)
-    feeds = plan_feeds(selection, site, read_known(out_dir))
-    written, unchanged = write_tree(render_tree(feeds, site), out_dir)
+    """Read ``source`` and publish it into ``out_dir``.
+
+    With ``cache_dir``, unchanged record files are not parsed again and feeds
+    whose inputs did not change are not rendered again. With ``strict``, any
+    rejected record stops the build before anything is written.
+    """
+    with build_lock(out_dir, wait):
+        return _build(source, out_dir, site, now, strict, cache_dir, progress, workers)
+
+
+def _build(
+    source: Path,
+    out_dir: Path,
+    site: Site,
+    now: datetime,
+    strict: bool,
+    cache_dir: Path | None,
+    progress: Callable[[int, int], None] | None,
+    workers: int | None,
+) -> Report:
+    clock = _Clock()
+    cache = ParseCache(cache_dir or Path())
+    if cache_dir is not None:
+        cache.load()
+    scan = cache.scan(source, progress=progress, workers=workers)
+    clock.lap("read")
+    if strict and scan.rejected:
+        raise RecordError(tuple(scan.problems))
+    selection = select(scan.listings, now)
+    feeds = plan_feeds(selection, site, read_known(out_dir), fetch=scan.fetch)
+    outputs = plan_outputs(feeds, site, selection.next_due)
+    clock.lap("select")
+    before: dict[str, list[Any]] = cache.state.get("outputs", {})
+    files: dict[PurePosixPath, bytes] = {}
+    sizes: dict[str, list[Any]] = {}
+    skipped = 0
+    for output in outputs:
+        old = before.get(str(output.path))
+        if output.digest and old and old[0] == output.digest and _size(out_dir / output.path) == old[1]:
+            skipped += 1  # same inputs as the file on disk was made from
+            sizes[str(output.path)] = old
+            continue
+        data = output.make()
+        files[output.path] = data
+        sizes[str(output.path)] = [output.digest, len(data)]
+    clock.lap("render")
+    written, unchanged = write_tree(files, out_dir)
+    clock.lap("write")
+    if cache_dir is not None:
+        cache.save({"outputs": sizes})
+    changed = {o.feed.key.folder.as_posix() for o in outputs if o.feed and str(o.path) in written}
     return Report(
-        read=len(records) + rejected,
+        read=len(scan.listings) + scan.rejected,
         published=len(selection.records),
         unpublished=selection.unpublished,
         scheduled=selection.scheduled,
         duplicates=selection.duplicates,
-        problems=problems,
+        problems=tuple(scan.problems),
         feeds=len(feeds),
         written=written,
-        unchanged=unchanged,
+        unchanged=unchanged + skipped,
+        next_due=selection.next_due,
+        feeds_changed=tuple(sorted(changed)),
+        parsed=scan.parsed,
+        reused=scan.reused,
+        timings=clock.total(),
     )
+
+
+def _size(path: Path) -> int | None:
+    try:
+        return path.stat().st_size
+    except OSError:
+        return None

@@ -10,7 +10,7 @@ from __future__ import annotations
 import os
 import re
 import unicodedata
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time
 from pathlib import Path
@@ -394,7 +394,6 @@ def read_records(
     folder: Path,
     *,
     max_bytes: int = MAX_FILE_BYTES,
-    progress: Callable[[int], None] | None = None,
 ) -> tuple[tuple[Record, ...], tuple[Problem, ...]]:
     """All records below ``folder`` and every problem found, both in path order."""
     records: list[Record] = []
@@ -404,6 +403,4 @@ def read_records(
         problems.extend(result.problems)
         if result.record is not None:
             records.append(result.record)
-        if progress is not None:
-            progress(1)
     return tuple(records), tuple(problems)

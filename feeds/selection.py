@@ -9,11 +9,12 @@ import hashlib
 import re
 import unicodedata
 from collections import Counter, defaultdict
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, replace
 from datetime import datetime
+from typing import Protocol, cast
 
-from .model import Feed, FeedKey, FeedKind, Record, Site
+from .model import Feed, FeedKey, FeedKind, Provider, Record, Site
 
 MAX_SLUG = 60
 # Names Windows refuses as file or folder names, whatever the extension.
@@ -23,23 +24,40 @@ _SYMBOLS = {"+": " plus ", "#": " sharp ", "&": " and ", "@": " at ", "%": " per
 _SPACES = re.compile(r"\s+")
 
 
+class Listing(Protocol):
+    """What selection needs of a record. A ``Record`` is one; so is a cached summary."""
+
+    @property
+    def path(self) -> str: ...
+    @property
+    def url(self) -> str: ...
+    @property
+    def published_at(self) -> datetime: ...
+    @property
+    def is_published(self) -> bool: ...
+    @property
+    def topics(self) -> tuple[str, ...]: ...
+    @property
+    def provider(self) -> Provider: ...
+
+
 @dataclass(frozen=True)
 class Selection:
     """The records a build publishes, and how many were left out and why."""
 
-    records: tuple[Record, ...]  # publishable, one per URL, newest first
+    records: tuple[Listing, ...]  # publishable, one per URL, newest first
     unpublished: int
     scheduled: int
     duplicates: int
     next_due: datetime | None  # the earliest scheduled record's time
 
 
-def newest_first(record: Record) -> tuple[float, str]:
+def newest_first(record: Listing) -> tuple[float, str]:
     """Total order for entries: newest first, then by URL."""
     return (-record.published_at.timestamp(), record.url)
 
 
-def select(records: Iterable[Record], now: datetime) -> Selection:
+def select(records: Iterable[Listing], now: datetime) -> Selection:
     """Published records whose time has come, one per URL, newest first.
 
     Only the boolean ``published: true`` publishes. A record dated after ``now``
@@ -48,7 +66,7 @@ def select(records: Iterable[Record], now: datetime) -> Selection:
     """
     unpublished = scheduled = due = 0
     next_due: datetime | None = None
-    by_url: dict[str, Record] = {}
+    by_url: dict[str, Listing] = {}
     for record in records:
         if not record.is_published:
             unpublished += 1
@@ -136,41 +154,54 @@ class KnownFeed:
     name: str
 
 
-def plan_feeds(selection: Selection, site: Site, known: Iterable[KnownFeed] = ()) -> tuple[Feed, ...]:
+def plan_feeds(
+    selection: Selection,
+    site: Site,
+    known: Iterable[KnownFeed] = (),
+    fetch: Callable[[Listing], Record] | None = None,
+) -> tuple[Feed, ...]:
     """Every feed of the build: all records, one per topic, one per provider.
 
     Topic and provider names are made canonical (one spelling per key) in the
     entries. A feed published before keeps its slug, and when its group has no
     published records left it is still planned, empty, so its URL stays valid.
+    ``fetch`` turns a listing into its full record; it is called only for the
+    entries that make it into a feed (by default listings are records).
     """
     known = tuple(known)
-    topic_names = _display_names((topic_key(t), t) for r in selection.records for t in r.topics)
-    provider_names = _display_names((r.provider.key, r.provider.name) for r in selection.records)
-    records = tuple(
-        replace(
-            r,
-            topics=tuple(topic_names[k] for k in dict.fromkeys(topic_key(t) for t in r.topics)),
-            provider=replace(r.provider, name=provider_names[r.provider.key]),
-        )
-        for r in selection.records
-    )
-    groups: dict[GroupId, list[Record]] = defaultdict(list)
-    for record in records:  # already newest first, so every group is too
-        for topic in dict.fromkeys(topic_key(t) for t in record.topics):
-            groups[(FeedKind.TOPIC, topic)].append(record)
-        groups[(FeedKind.PROVIDER, record.provider.key)].append(record)
-    feeds = [_feed(FeedKey(FeedKind.ALL, "all"), "", site.title, records, site)]
+    listings = selection.records
+    topic_names = _display_names((topic_key(t), t) for r in listings for t in r.topics)
+    provider_names = _display_names((r.provider.key, r.provider.name) for r in listings)
+    groups: dict[GroupId, list[Listing]] = defaultdict(list)
+    for listing in listings:  # already newest first, so every group is too
+        for topic in dict.fromkeys(topic_key(t) for t in listing.topics):
+            groups[(FeedKind.TOPIC, topic)].append(listing)
+        groups[(FeedKind.PROVIDER, listing.provider.key)].append(listing)
+    full: dict[tuple[str, str], Record] = {}
+
+    def entry(listing: Listing) -> Record:
+        """The full record, with the canonical topic and provider names."""
+        ident = (listing.path, listing.url)
+        if ident not in full:
+            record = fetch(listing) if fetch else cast(Record, listing)
+            full[ident] = replace(
+                record,
+                topics=tuple(topic_names[k] for k in dict.fromkeys(topic_key(t) for t in record.topics)),
+                provider=replace(record.provider, name=provider_names[record.provider.key]),
+            )
+        return full[ident]
+
+    def feed(key: FeedKey, group: str, name: str, members: Iterable[Listing]) -> Feed:
+        members = tuple(members)
+        entries = tuple(entry(m) for m in members[: site.max_items])
+        updated = entries[0].published_at if entries else None
+        return Feed(key=key, group=group, name=name, entries=entries, total=len(members), updated=updated)
+
+    feeds = [feed(FeedKey(FeedKind.ALL, "all"), "", site.title, listings)]
     for kind, names in ((FeedKind.TOPIC, topic_names), (FeedKind.PROVIDER, provider_names)):
         previous = {k.group: k for k in known if k.kind is kind}
         names = {**{group: k.name for group, k in previous.items()}, **names}
         slugs = assign_slugs(names, kind, {group: k.slug for group, k in previous.items()})
         for key, name in names.items():
-            feeds.append(_feed(FeedKey(kind, slugs[key]), key, name, groups.get((kind, key), ()), site))
-    return tuple(sorted(feeds, key=lambda feed: feed.key.sort_key))
-
-
-def _feed(key: FeedKey, group: str, name: str, records: Iterable[Record], site: Site) -> Feed:
-    members = tuple(records)
-    entries = members[: site.max_items]
-    updated = entries[0].published_at if entries else None
-    return Feed(key=key, group=group, name=name, entries=entries, total=len(members), updated=updated)
+            feeds.append(feed(FeedKey(kind, slugs[key]), key, name, groups.get((kind, key), ())))
+    return tuple(sorted(feeds, key=lambda f: f.key.sort_key))

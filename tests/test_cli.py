@@ -126,3 +126,71 @@ def test_every_quirk_file_in_the_corpus_builds_without_a_traceback(runner: CliRu
     assert result.exit_code == 0
     assert result.exception is None
     assert "Traceback" not in result.output
+
+
+def test_build_writes_a_json_report_and_uses_a_cache_beside_the_output(runner: CliRunner, tmp_path: Path) -> None:
+    out, report = tmp_path / "site" / "out", tmp_path / "report.json"
+    args = ["build", str(SEEDS), "-o", str(out), "--now", "2026-11-26T00:00:00Z", "-q", "--report", str(report)]
+    assert runner.invoke(main, args).exit_code == 0
+    first = json.loads(report.read_text(encoding="utf-8"))
+    assert (tmp_path / "site" / ".feeds-cache").is_dir()
+    assert runner.invoke(main, args).exit_code == 0
+    second = json.loads(report.read_text(encoding="utf-8"))
+    assert first["records"]["parsed"] == 44 and second["records"]["parsed"] == 0
+    assert len(first["files"]["written"]) == 71 and second["files"] == {"written": [], "unchanged": 71}
+    assert second["records"]["published"] == 34 and second["next_due"] == "2031-05-01T09:00:00Z"
+    assert second["problems"] == [
+        {
+            "path": f"{SEEDS.as_posix()}/014_c8f354ce1759aa25.txt",
+            "line": 10,
+            "field": "published",
+            "severity": "warning",
+            "message": "must be true or false, found the string 'true'; the record is not published",
+        }
+    ]
+    assert set(second["timings"]) == {"read", "select", "render", "write", "total"}
+
+
+def test_a_second_build_of_the_same_output_exits_3(runner: CliRunner, tmp_path: Path) -> None:
+    from feeds.publish import build_lock
+
+    out = tmp_path / "out"
+    with build_lock(out):
+        result = runner.invoke(main, ["build", str(SEEDS), "-o", str(out)])
+    assert result.exit_code == 3
+    assert "another build is running" in result.stderr
+
+
+def test_check_reports_every_problem_and_a_tally(runner: CliRunner) -> None:
+    result = runner.invoke(main, ["check", str(DATA)])
+    assert result.exit_code == 1
+    lines = result.stdout.strip().splitlines()
+    assert lines[-1] == "15 records checked: 3 valid, 11 rejected, 1 warnings"
+    assert (
+        f"{DATA.as_posix()}/duplicate_keys.txt:3: warning: title: appears more than once; the last value is used"
+        in lines
+    )
+    assert any(
+        line.startswith(f"{DATA.as_posix()}/yaml_syntax_error.txt:6: error: YAML syntax error") for line in lines
+    )
+    assert all(line.startswith(DATA.as_posix()) for line in lines[:-1])
+
+
+def test_check_as_json(runner: CliRunner, tmp_path: Path) -> None:
+    seeds = seeds_with_one_bad(tmp_path / "seeds")
+    result = runner.invoke(main, ["check", str(seeds), "--format", "json"])
+    assert result.exit_code == 1
+    document = json.loads(result.stdout)
+    assert (document["records"], document["valid"], document["rejected"]) == (2, 1, 1)
+    assert document["problems"][0]["line"] == 3
+    assert runner.invoke(main, ["check", str(SEEDS / ".." / "tests" / "data" / "bom_utf8.txt")]).exit_code == 2
+
+
+def test_check_passes_on_clean_records_and_writes_nothing(runner: CliRunner, tmp_path: Path) -> None:
+    seeds = tmp_path / "seeds"
+    seeds.mkdir()
+    (seeds / "good.txt").write_bytes(record_file(GOOD))
+    result = runner.invoke(main, ["check", str(seeds)])
+    assert result.exit_code == 0
+    assert result.stdout == "1 records checked: 1 valid, 0 rejected, 0 warnings\n"
+    assert sorted(p.name for p in tmp_path.rglob("*")) == ["good.txt", "seeds"]

@@ -1,0 +1,229 @@
+"""Builds for cron: parse cache, render only what changed, atomic writes, one build at a time."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import time
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pytest
+
+from feeds.cache import CACHE_FILE, ParseCache
+from feeds.errors import BusyError
+from feeds.model import Site
+from feeds.publish import build, build_lock
+
+from .conftest import NOW, SEEDS, record_file
+
+SITE = Site(title="Cron", base_url="https://feeds.example.org/")
+
+
+def story(n: int, topic: str = "AI", when: str = "2025-03-14T08:15:00Z", **extra: str) -> bytes:
+    fields = f"title: Story {n}\nsourceUrl: https://news.example.com/{n}\npublishedDateTime: {when}\npublished: true\ntopics: [{topic}]\n"
+    return record_file(fields + "".join(f"{k}: {v}\n" for k, v in extra.items()))
+
+
+def snapshot(folder: Path) -> dict[str, tuple[int, int, bytes]]:
+    return {
+        p.relative_to(folder).as_posix(): (p.stat().st_mtime_ns, p.stat().st_ino, p.read_bytes())
+        for p in folder.rglob("*")
+        if p.is_file()
+    }
+
+
+def age(folder: Path, seconds: int = 60) -> None:
+    """Make files look older than the cache, as they are in real use."""
+    past = time.time() - seconds
+    for path in folder.rglob("*"):
+        os.utime(path, (past, past))
+
+
+@pytest.fixture
+def tree(tmp_path: Path) -> tuple[Path, Path, Path]:
+    seeds, out, cache = tmp_path / "seeds", tmp_path / "out", tmp_path / "cache"
+    seeds.mkdir()
+    for n in range(6):
+        (seeds / f"{n}.txt").write_bytes(story(n, topic="AI" if n % 2 else "Space", when=f"2025-03-1{n}T08:00:00Z"))
+    age(seeds)
+    return seeds, out, cache
+
+
+def test_a_second_build_parses_nothing_and_writes_nothing(tree: tuple[Path, Path, Path]) -> None:
+    seeds, out, cache = tree
+    first = build(seeds, out, SITE, NOW, cache_dir=cache)
+    assert (first.parsed, first.reused) == (6, 0)
+    before = snapshot(out)
+    again = build(seeds, out, SITE, NOW, cache_dir=cache)
+    assert (again.parsed, again.reused, again.written) == (0, 6, ())
+    assert snapshot(out) == before
+    assert again.summary() == first.summary().replace(
+        f"{len(first.written)} files written, 0", "0 files written, " + str(len(before))
+    )
+
+
+def test_an_edited_record_rewrites_only_the_feeds_it_is_in(tree: tuple[Path, Path, Path]) -> None:
+    seeds, out, cache = tree
+    build(seeds, out, SITE, NOW, cache_dir=cache)
+    before = snapshot(out)
+    (seeds / "1.txt").write_bytes(story(1, topic="AI", when="2025-03-11T08:00:00Z").replace(b"Story 1", b"Story one"))
+    report = build(seeds, out, SITE, NOW, cache_dir=cache)
+    assert report.parsed == 1
+    assert set(report.feeds_changed) == {"all", "topics/ai", "providers/news-example-com"}
+    after = snapshot(out)
+    changed = {path for path in after if after[path] != before.get(path)}
+    assert changed == {
+        f"{folder}/{name}" for folder in report.feeds_changed for name in ("rss.xml", "atom.xml", "feed.json")
+    }
+    assert after["topics/space/rss.xml"] == before["topics/space/rss.xml"]  # same mtime and inode too
+
+
+def test_an_added_and_a_deleted_record(tree: tuple[Path, Path, Path]) -> None:
+    seeds, out, cache = tree
+    build(seeds, out, SITE, NOW, cache_dir=cache)
+    (seeds / "9.txt").write_bytes(story(9, topic="Climate"))
+    (seeds / "0.txt").unlink()
+    report = build(seeds, out, SITE, NOW, cache_dir=cache)
+    assert (report.parsed, report.reused, report.read) == (1, 5, 6)
+    feed = json.loads((out / "topics" / "climate" / "feed.json").read_text(encoding="utf-8"))
+    assert [item["id"] for item in feed["items"]] == ["https://news.example.com/9"]
+    assert "https://news.example.com/0" not in (out / "all" / "rss.xml").read_text(encoding="utf-8")
+
+
+def test_a_topic_that_loses_its_last_story_keeps_a_valid_empty_feed(tree: tuple[Path, Path, Path]) -> None:
+    seeds, out, cache = tree
+    build(seeds, out, SITE, NOW, cache_dir=cache)
+    for n in (0, 2, 4):  # every Space story
+        (seeds / f"{n}.txt").write_bytes(story(n, topic="Space").replace(b"published: true", b"published: false"))
+    build(seeds, out, SITE, NOW, cache_dir=cache)
+    space = json.loads((out / "topics" / "space" / "feed.json").read_text(encoding="utf-8"))
+    assert space["items"] == []
+    manifest = json.loads((out / "manifest.json").read_text(encoding="utf-8"))
+    assert {f["slug"]: f["items"] for f in manifest["feeds"]}["space"] == 0
+
+
+def test_a_touched_but_unchanged_file_changes_nothing(tree: tuple[Path, Path, Path]) -> None:
+    seeds, out, cache = tree
+    build(seeds, out, SITE, NOW, cache_dir=cache)
+    before = snapshot(out)
+    os.utime(seeds / "3.txt")
+    report = build(seeds, out, SITE, NOW, cache_dir=cache)
+    assert report.parsed == 1 and report.written == ()
+    assert snapshot(out) == before
+
+
+def test_an_edit_that_keeps_size_and_mtime_is_caught_while_it_is_racy(tree: tuple[Path, Path, Path]) -> None:
+    """A coarse filesystem clock can give an edit the mtime of the version that was cached."""
+    seeds, out, cache = tree
+    target = seeds / "3.txt"
+    os.utime(target)  # edited just now...
+    build(seeds, out, SITE, NOW, cache_dir=cache)  # ...and cached in the same moment
+    stat = target.stat()
+    target.write_bytes(target.read_bytes().replace(b"Story 3", b"Story X"))
+    os.utime(target, ns=(stat.st_atime_ns, stat.st_mtime_ns))
+    assert target.stat().st_size == stat.st_size
+    report = build(seeds, out, SITE, NOW, cache_dir=cache)
+    assert report.parsed == 1
+    assert "Story X" in (out / "all" / "rss.xml").read_text(encoding="utf-8")
+
+
+@pytest.mark.parametrize("damage", [b"", b"\x00garbage", b"not marshal at all" * 100])
+def test_a_corrupt_cache_is_rebuilt_not_trusted(tree: tuple[Path, Path, Path], damage: bytes) -> None:
+    seeds, out, cache = tree
+    build(seeds, out, SITE, NOW, cache_dir=cache)
+    blob = (cache / CACHE_FILE).read_bytes()
+    (cache / CACHE_FILE).write_bytes(damage or blob[: len(blob) // 2])
+    report = build(seeds, out, SITE, NOW, cache_dir=cache)
+    assert report.parsed == 6 and report.written == ()
+
+
+def test_another_release_or_size_limit_invalidates_the_cache(tree: tuple[Path, Path, Path]) -> None:
+    seeds, out, cache = tree
+    build(seeds, out, SITE, NOW, cache_dir=cache)
+    assert ParseCache(cache).load().entries
+    assert not ParseCache(cache, max_bytes=10).load().entries
+
+
+def test_a_changed_config_rerenders_every_feed(tree: tuple[Path, Path, Path]) -> None:
+    seeds, out, cache = tree
+    first = build(seeds, out, SITE, NOW, cache_dir=cache)
+    again = build(seeds, out, Site(title="Renamed", base_url=SITE.base_url), NOW, cache_dir=cache)
+    assert again.parsed == 0
+    assert again.written == first.written
+
+
+def test_scheduled_records_appear_on_the_first_build_after_their_time(tree: tuple[Path, Path, Path]) -> None:
+    seeds, out, cache = tree
+    (seeds / "later.txt").write_bytes(story(7, when="2027-01-01T00:00:00Z"))
+    age(seeds)
+    report = build(seeds, out, SITE, NOW, cache_dir=cache)
+    assert report.scheduled == 1 and report.next_due == datetime(2027, 1, 1, tzinfo=UTC)
+    manifest = json.loads((out / "manifest.json").read_text(encoding="utf-8"))
+    assert manifest["next_due"] == "2027-01-01T00:00:00Z"
+    assert "news.example.com/7" not in (out / "all" / "feed.json").read_text(encoding="utf-8")
+    later = build(seeds, out, SITE, datetime(2027, 1, 1, 0, 1, tzinfo=UTC), cache_dir=cache)
+    assert later.parsed == 0 and later.scheduled == 0
+    assert "news.example.com/7" in (out / "all" / "feed.json").read_text(encoding="utf-8")
+
+
+def test_a_deleted_output_file_is_written_again(tree: tuple[Path, Path, Path]) -> None:
+    seeds, out, cache = tree
+    build(seeds, out, SITE, NOW, cache_dir=cache)
+    (out / "topics" / "ai" / "atom.xml").unlink()
+    report = build(seeds, out, SITE, NOW, cache_dir=cache)
+    assert report.written == ("topics/ai/atom.xml",)
+
+
+def test_one_build_at_a_time(tree: tuple[Path, Path, Path]) -> None:
+    seeds, out, cache = tree
+    with build_lock(out):
+        started = time.monotonic()
+        with pytest.raises(BusyError, match="another build is running"):
+            build(seeds, out, SITE, NOW, cache_dir=cache, wait=0.3)
+        assert time.monotonic() - started >= 0.3
+    assert build(seeds, out, SITE, NOW, cache_dir=cache).written
+
+
+KILLER = """
+import os, sys
+from pathlib import Path
+from datetime import datetime, UTC
+import feeds.publish as publish
+from feeds.model import Site
+real = publish.write_atomically
+count = 0
+def dying(target, data):
+    global count
+    count += 1
+    if count == int(sys.argv[4]):
+        # half of the new bytes reach the temporary file, then the process dies
+        import tempfile
+        handle, name = tempfile.mkstemp(dir=target.parent, prefix="." + target.name + ".", suffix=".tmp")
+        os.write(handle, data[: len(data) // 2])
+        os.kill(os.getpid(), 9)
+    real(target, data)
+publish.write_atomically = dying
+publish.build(Path(sys.argv[1]), Path(sys.argv[2]), Site(title=sys.argv[3], base_url="https://feeds.example.org/"), datetime(2026, 11, 26, tzinfo=UTC))
+"""
+
+
+@pytest.mark.parametrize("die_at", [1, 5, 20])
+def test_a_build_killed_mid_write_leaves_every_file_old_or_new(tmp_path: Path, die_at: int) -> None:
+    out = tmp_path / "out"
+    build(SEEDS, out, Site(title="Old", base_url="https://feeds.example.org/"), NOW)
+    old = {k: v[2] for k, v in snapshot(out).items()}
+    killed = subprocess.run([sys.executable, "-c", KILLER, str(SEEDS), str(out), "New", str(die_at)], check=False)
+    assert killed.returncode == -signal.SIGKILL
+    fresh = tmp_path / "fresh"
+    build(SEEDS, fresh, Site(title="New", base_url="https://feeds.example.org/"), NOW)
+    new = {k: v[2] for k, v in snapshot(fresh).items()}
+    now = {k: v[2] for k, v in snapshot(out).items() if not Path(k).name.startswith(".")}
+    assert set(now) == set(old)
+    assert all(now[k] in (old[k], new[k]) for k in now)
+    assert sum(now[k] == new[k] != old[k] for k in now) == die_at - 1
+    shutil.rmtree(out)
