@@ -6,6 +6,7 @@ matter sits between the first line and the next line that are exactly ``---``.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from typing import Any
 
@@ -17,11 +18,14 @@ except ImportError:  # pragma: no cover - depends on how PyYAML was built
     from yaml import SafeLoader  # type: ignore[assignment]
 
 FENCE = "---"
+# YAML 1.1 §5.1: printable characters are TAB, LF, CR, NEL, U+0020-U+007E,
+# U+00A0-U+D7FF, U+E000-U+FFFD and beyond; surrogates cannot be in str from UTF-8.
+_NOT_YAML = re.compile("[^\t\n\r\x20-\x7e\x85\xa0-\ud7ff\ue000-\ufffd\U00010000-\U0010ffff]")
 MAX_DEPTH = 32  # records are two levels deep; anything far deeper is hostile
 MAX_NODES = 100_000  # counted with aliases expanded, so alias bombs stop here
 
 
-class FrontMatterError(ValueError):
+class FrontMatterError(Exception):
     """The file is not a record; ``line`` is 1-based in the file when known."""
 
     def __init__(self, message: str, line: int | None = None) -> None:
@@ -40,6 +44,8 @@ class Document:
     duplicate_keys: tuple[tuple[str, int], ...]  # (key, line) of each repeated key
     plain_scalars: dict[str, str]  # the source text of each top-level unquoted scalar value
     body: str
+    removed_characters: int = 0  # characters YAML cannot carry, removed before parsing
+    unreadable: tuple[tuple[str, int, str], ...] = ()  # (key, line, why) of values left out
 
 
 def decode(raw: bytes) -> str:
@@ -71,21 +77,31 @@ def split(text: str) -> tuple[str, str]:
 
 
 def load(text: str) -> Document:
-    """Parse a record file's text with the YAML safe loader."""
+    """Parse a record file's text with the YAML safe loader.
+
+    Characters YAML does not allow in a document (C0 and C1 controls other
+    than tab and line breaks, U+FFFE, U+FFFF) are removed first and counted.
+    """
     source, body = split(text)
+    source, removed = _NOT_YAML.subn("", source)
     loader = SafeLoader(source)
     try:
         node = loader.get_single_node()
         if node is None:
             raise FrontMatterError("front matter is empty; it must be a YAML mapping", 2)
         _check_size(node)
-        data = loader.construct_document(node)
+        if isinstance(node, yaml.MappingNode):
+            data, unreadable = _construct_fields(loader, node)
+        else:
+            data, unreadable = loader.construct_document(node), ()
     except yaml.MarkedYAMLError as e:
         raise FrontMatterError(*describe_yaml_error(e, first_line=2)) from e
     except yaml.YAMLError as e:
-        raise FrontMatterError(f"YAML error: {e}", None) from e
+        raise FrontMatterError(f"YAML error: {type(e).__name__}", None) from e
     except RecursionError as e:
         raise FrontMatterError("YAML is nested too deeply", None) from e
+    except _CONSTRUCTOR_ERRORS as e:
+        raise FrontMatterError(f"YAML value cannot be converted: {_one_line(e)}", 2) from e
     finally:
         loader.dispose()
     if not isinstance(data, dict):
@@ -104,7 +120,32 @@ def load(text: str) -> Document:
                 plain[key_node.value] = value_node.value
             if isinstance(value_node, yaml.SequenceNode):
                 item_lines[key_node.value] = tuple(n.start_mark.line + 2 for n in value_node.value)
-    return Document(data, key_lines, item_lines, tuple(duplicates), plain, body)
+    return Document(data, key_lines, item_lines, tuple(duplicates), plain, body, removed, unreadable)
+
+
+# PyYAML's constructors raise these, not YAMLError, for values shaped like a
+# date, a number or a tagged scalar that they cannot convert (2020-02-30, !!int x).
+_CONSTRUCTOR_ERRORS = (ValueError, TypeError, KeyError, AttributeError, OverflowError)
+
+
+def _construct_fields(loader: Any, node: yaml.MappingNode) -> tuple[dict[Any, Any], tuple[tuple[str, int, str], ...]]:
+    """Construct the top-level mapping one field at a time, so one bad value costs only its field."""
+    loader.flatten_mapping(node)  # "<<" merge keys, as construct_document would
+    data: dict[Any, Any] = {}
+    unreadable: list[tuple[str, int, str]] = []
+    for key_node, value_node in node.value:
+        try:
+            key = loader.construct_object(key_node, deep=True)
+            data[key] = loader.construct_object(value_node, deep=True)
+        except _CONSTRUCTOR_ERRORS as e:
+            if not isinstance(key_node, yaml.ScalarNode):
+                label, why = "(a complex key)", "field names must be plain text"
+            elif isinstance(value_node, yaml.ScalarNode):
+                label, why = key_node.value, f"{value_node.value[:60]!r} is not a valid {value_node.tag.split(':')[-1]}"
+            else:
+                label, why = key_node.value, _one_line(e)
+            unreadable.append((str(label), key_node.start_mark.line + 2, why))
+    return data, tuple(unreadable)
 
 
 def _check_size(root: yaml.Node) -> None:
@@ -139,3 +180,7 @@ def describe_yaml_error(error: yaml.MarkedYAMLError, first_line: int = 1) -> tup
     if error.context and error.context_mark and mark is not None and error.context_mark.line != mark.line:
         message += f" ({error.context} started on line {error.context_mark.line + first_line})"
     return message, line
+
+
+def _one_line(error: BaseException) -> str:
+    return " ".join(str(error).split())[:200] or type(error).__name__

@@ -22,7 +22,7 @@ from datetime import UTC, datetime
 from pathlib import Path, PurePosixPath
 from typing import Any
 
-from . import __version__
+from . import __version__, pages
 from .cache import ParseCache
 from .errors import BusyError, OutputError, RecordError
 from .model import Feed, FeedKind, Format, Problem, Severity, Site
@@ -152,6 +152,11 @@ def plan_outputs(feeds: tuple[Feed, ...], site: Site, next_due: datetime | None 
             check_path(path)
             owners[path] = owner
             outputs.append(Output(path, _renderer(feed, site, fmt), f"{digest}-{fmt.name}", feed))
+        outputs.append(Output(feed.key.folder / pages.INDEX, _page(feed, site), f"{digest}-HTML", feed))
+    ordered = tuple(sorted(feeds, key=lambda feed: feed.key.sort_key))
+    outputs.append(Output(pages.INDEX, lambda: pages.index_html(ordered, site).encode("utf-8")))
+    outputs.append(Output(pages.OPML, lambda: pages.opml(ordered, site)))
+    outputs.append(Output(pages.XSL, lambda: pages.stylesheet(site)))
     outputs.append(Output(PurePosixPath(RELATED_DOC), lambda: related_doc_html(site)))
     outputs.append(Output(MANIFEST, lambda: manifest_json(feeds, site, next_due)))
     return outputs
@@ -159,6 +164,10 @@ def plan_outputs(feeds: tuple[Feed, ...], site: Site, next_due: datetime | None 
 
 def _renderer(feed: Feed, site: Site, fmt: Format) -> Callable[[], bytes]:
     return lambda: render(feed, site, fmt)
+
+
+def _page(feed: Feed, site: Site) -> Callable[[], bytes]:
+    return lambda: pages.feed_html(feed, site).encode("utf-8")
 
 
 def render_tree(feeds: tuple[Feed, ...], site: Site, next_due: datetime | None = None) -> dict[PurePosixPath, bytes]:

@@ -312,6 +312,17 @@ def parse_record(path: str, raw: bytes) -> ParseResult:
     except frontmatter.FrontMatterError as e:
         return ParseResult(None, (Problem(path, e.message, e.line),))
     fields = _Fields(path, doc)
+    for key, line, why in doc.unreadable:
+        required = key in ("title", "sourceUrl", "publishedDateTime")
+        severity = Severity.ERROR if required else Severity.WARNING
+        message = f"value cannot be read ({why})" + ("" if required else "; left out")
+        problem = Problem(path, message, line, key, severity)
+        if required:
+            return ParseResult(None, (*fields.problems, problem))
+        fields.problems.append(problem)
+    if doc.removed_characters:
+        message = f"{doc.removed_characters} control characters removed (YAML cannot carry them)"
+        fields.problems.append(Problem(path, message, None, None, Severity.WARNING))
     for key, line in doc.duplicate_keys:
         fields.problems.append(
             Problem(path, "appears more than once; the last value is used", line, key, Severity.WARNING)

@@ -48,7 +48,7 @@ def test_build_writes_the_tree_and_prints_a_summary(runner: CliRunner, tmp_path:
     result = runner.invoke(main, ["build", str(SEEDS), "-o", str(out), "--now", "2026-11-26T00:00:00Z"])
     assert result.exit_code == 0, result.output
     assert "44 records read: 34 published, 8 unpublished, 1 scheduled for later" in result.stdout
-    assert "71 files written" in result.stdout
+    assert "97 files written" in result.stdout
     assert result.stderr.count("\n") == 1 and "014_c8f354ce1759aa25.txt:10: warning: published" in result.stderr
     assert (out / "topics" / "c-plus-plus" / "rss.xml").is_file()
     quiet = runner.invoke(main, ["build", str(SEEDS), "-o", str(out), "--now", "2026-11-26T00:00:00Z", "-q"])
@@ -137,7 +137,7 @@ def test_build_writes_a_json_report_and_uses_a_cache_beside_the_output(runner: C
     assert runner.invoke(main, args).exit_code == 0
     second = json.loads(report.read_text(encoding="utf-8"))
     assert first["records"]["parsed"] == 44 and second["records"]["parsed"] == 0
-    assert len(first["files"]["written"]) == 71 and second["files"] == {"written": [], "unchanged": 71}
+    assert len(first["files"]["written"]) == 97 and second["files"] == {"written": [], "unchanged": 97}
     assert second["records"]["published"] == 34 and second["next_due"] == "2031-05-01T09:00:00Z"
     assert second["problems"] == [
         {

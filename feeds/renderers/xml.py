@@ -24,6 +24,7 @@ ATOM_NS = "http://www.w3.org/2005/Atom"
 MEDIA_NS = "http://search.yahoo.com/mrss/"
 DC_NS = "http://purl.org/dc/elements/1.1/"
 RSS_DOCS = "https://www.rssboard.org/rss-specification"
+STYLESHEET = "feed.xsl"  # written by the pages module
 EPOCH = datetime(1970, 1, 1, tzinfo=UTC)  # "updated" of a feed with no entries
 
 
@@ -151,11 +152,22 @@ def _add_entry(fg: Any, record: Record) -> None:
     entry.feeds_atom.record = record
 
 
+def _with_stylesheet(document: bytes, site: Site) -> bytes:
+    """Add the processing instruction that lets a browser show the feed as a page.
+
+    It follows the XML declaration (XML 1.0 §2.8); browsers apply it only from
+    the same origin, so the stylesheet lives in the output tree.
+    """
+    declaration, rest = document.split(b"\n", 1)
+    href = escape(site.url(STYLESHEET), quote=True).encode("utf-8")
+    return declaration + b'\n<?xml-stylesheet type="text/xsl" href="' + href + b'"?>\n' + rest
+
+
 def render_rss(feed: Feed, site: Site) -> bytes:
     data: bytes = _generator(feed, site, Format.RSS).rss_str(pretty=True, encoding="UTF-8")
-    return data
+    return _with_stylesheet(data, site)
 
 
 def render_atom(feed: Feed, site: Site) -> bytes:
     data: bytes = _generator(feed, site, Format.ATOM).atom_str(pretty=True, encoding="UTF-8")
-    return data
+    return _with_stylesheet(data, site)
