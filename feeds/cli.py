@@ -15,7 +15,7 @@ from typing import Any
 
 import click
 
-from . import __version__
+from . import __version__, websub
 from .cache import ParseCache
 from .config import load_site
 from .errors import BusyError, FeedsError, RecordError
@@ -23,6 +23,7 @@ from .model import Severity
 from .publish import Report
 from .publish import build as build_tree
 from .records import MAX_FILE_BYTES, parse_time
+from .serve import serve_command
 
 EXIT_BUSY = 3
 
@@ -118,6 +119,7 @@ SEEDS_DIR = click.argument("seeds_dir", default="seeds", type=click.Path(exists=
     type=click.FloatRange(min=0),
     help="Seconds to wait for another build of the same output to finish.",
 )
+@click.option("--ping", is_flag=True, help="Notify the configured WebSub hubs of the feeds that changed.")
 @click.option("-q", "--quiet", is_flag=True, help="Print nothing but problems.")
 def build(
     seeds_dir: Path,
@@ -130,6 +132,7 @@ def build(
     no_cache: bool,
     report_path: Path | None,
     wait: float,
+    ping: bool,
     quiet: bool,
 ) -> None:
     """Read records from SEEDS_DIR (default: seeds) and write every feed.
@@ -178,6 +181,9 @@ def build(
     close()
     for problem in report.problems:
         click.echo(str(problem), err=True)
+    if ping and report.urls_changed:
+        for failure in websub.ping(site.hubs, report.urls_changed):
+            click.echo(f"warning: WebSub {failure}", err=True)
     if report_path is not None:
         _write_report(report, report_path)
     if not quiet:
@@ -246,6 +252,9 @@ def check(seeds_dir: Path, output_format: str, max_bytes: int) -> None:
         )
     if problems:
         sys.exit(1)
+
+
+main.add_command(serve_command)
 
 
 def run() -> None:  # pragma: no cover - console entry point

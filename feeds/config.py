@@ -57,8 +57,16 @@ def check_site(site: Site, where: str = "feeds.yaml") -> Site:
     )
     if not isinstance(site.language, str) or not _LANGUAGE.fullmatch(site.language):
         raise ConfigError(where, f"language: must be a language tag such as 'en' or 'en-GB', found {site.language!r}")
-    if isinstance(site.max_items, bool) or not isinstance(site.max_items, int) or not 1 <= site.max_items <= 10_000:
-        raise ConfigError(where, f"max_items: must be a whole number from 1 to 10000, found {site.max_items!r}")
+    for key in ("max_items", "archive_page_size"):
+        value = getattr(site, key)
+        if isinstance(value, bool) or not isinstance(value, int) or not 1 <= value <= 10_000:
+            raise ConfigError(where, f"{key}: must be a whole number from 1 to 10000, found {value!r}")
+    if not isinstance(site.archives, bool):
+        raise ConfigError(where, f"archives: must be true or false, found {site.archives!r}")
+    hubs = site.hubs
+    if isinstance(hubs, str) or not isinstance(hubs, list | tuple):
+        raise ConfigError(where, f"hubs: must be a list of WebSub hub URLs, found {hubs!r}")
+    site = replace(site, hubs=tuple(_url(hub, "hubs", where) for hub in hubs))
     return replace(
         site,
         title=clean_text(site.title, single_line=True),

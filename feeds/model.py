@@ -136,6 +136,9 @@ class Site:
     home_url: str | None = None
     language: str = "en"
     max_items: int = 50
+    archives: bool = False  # RFC 5005 archive documents for entries beyond max_items
+    archive_page_size: int = 50
+    hubs: tuple[str, ...] = ()  # WebSub hubs announced in every feed
 
     @property
     def link(self) -> str:
@@ -155,3 +158,12 @@ class Feed:
     entries: tuple[Record, ...]
     total: int  # published records in the group before the cut
     updated: datetime | None  # the newest entry's time; None for an empty feed
+    page: int | None = None  # archive page number, 1 the oldest; None for the feed itself
+    pages: int = 0  # how many archive pages the group has
+
+    def path(self, fmt: Format, page: int | None = -1) -> PurePosixPath:
+        """This document's path, or that of another ``page`` of the same group (None: the feed)."""
+        page = self.page if page == -1 else page
+        if page is None:
+            return self.key.path(fmt)
+        return self.key.folder / "archive" / str(page) / fmt.value

@@ -60,6 +60,7 @@ class Report:
     unchanged: int
     next_due: datetime | None = None
     feeds_changed: tuple[str, ...] = ()
+    urls_changed: tuple[str, ...] = ()  # feed (not archive) URLs whose bytes changed, for WebSub
     parsed: int = 0
     reused: int = 0
     timings: Mapping[str, float] = field(default_factory=dict)
@@ -119,6 +120,7 @@ def manifest_json(feeds: Iterable[Feed], site: Site, next_due: datetime | None =
             "paths": {fmt.name.lower(): str(feed.key.path(fmt)) for fmt in Format},
             "urls": {fmt.name.lower(): self_url(feed, site, fmt) for fmt in Format},
             "items": len(feed.entries),
+            "archive_pages": feed.pages,
             "updated": _stamp(feed.updated),
         }
         for feed in feeds
@@ -145,20 +147,21 @@ def plan_outputs(feeds: tuple[Feed, ...], site: Site, next_due: datetime | None 
     for feed in feeds:
         digest = feed_digest(feed, site)
         for fmt in Format:
-            path = feed.key.path(fmt)
-            owner = f"{feed.key.kind.name.lower()} {feed.name!r}"
+            path = feed.path(fmt)
+            owner = f"{feed.key.kind.name.lower()} {feed.name!r}" + ("" if feed.page is None else f" page {feed.page}")
             if path in owners:
                 raise OutputError(f"{path}: both {owners[path]} and {owner} would be written here")
             check_path(path)
             owners[path] = owner
             outputs.append(Output(path, _renderer(feed, site, fmt), f"{digest}-{fmt.name}", feed))
-        outputs.append(Output(feed.key.folder / pages.INDEX, _page(feed, site), f"{digest}-HTML", feed))
-    ordered = tuple(sorted(feeds, key=lambda feed: feed.key.sort_key))
+        if feed.page is None:
+            outputs.append(Output(feed.key.folder / pages.INDEX, _page(feed, site), f"{digest}-HTML", feed))
+    ordered = tuple(sorted((f for f in feeds if f.page is None), key=lambda feed: feed.key.sort_key))
     outputs.append(Output(pages.INDEX, lambda: pages.index_html(ordered, site).encode("utf-8")))
     outputs.append(Output(pages.OPML, lambda: pages.opml(ordered, site)))
     outputs.append(Output(pages.XSL, lambda: pages.stylesheet(site)))
     outputs.append(Output(PurePosixPath(RELATED_DOC), lambda: related_doc_html(site)))
-    outputs.append(Output(MANIFEST, lambda: manifest_json(feeds, site, next_due)))
+    outputs.append(Output(MANIFEST, lambda: manifest_json(ordered, site, next_due)))
     return outputs
 
 
@@ -349,6 +352,12 @@ def _build(
     if cache_dir is not None:
         cache.save({"outputs": sizes})
     changed = {o.feed.key.folder.as_posix() for o in outputs if o.feed and str(o.path) in written}
+    heads = sum(1 for feed in feeds if feed.page is None)
+    urls = tuple(
+        site.url(o.path)
+        for o in outputs
+        if o.feed and o.feed.page is None and str(o.path) in written and o.path.suffix != ".html"
+    )
     return Report(
         read=len(scan.listings) + scan.rejected,
         published=len(selection.records),
@@ -356,11 +365,12 @@ def _build(
         scheduled=selection.scheduled,
         duplicates=selection.duplicates,
         problems=tuple(scan.problems),
-        feeds=len(feeds),
+        feeds=heads,
         written=written,
         unchanged=unchanged + skipped,
         next_due=selection.next_due,
         feeds_changed=tuple(sorted(changed)),
+        urls_changed=urls,
         parsed=scan.parsed,
         reused=scan.reused,
         timings=clock.total(),

@@ -191,17 +191,41 @@ def plan_feeds(
             )
         return full[ident]
 
-    def feed(key: FeedKey, group: str, name: str, members: Iterable[Listing]) -> Feed:
+    def feed(key: FeedKey, group: str, name: str, members: Iterable[Listing]) -> list[Feed]:
         members = tuple(members)
-        entries = tuple(entry(m) for m in members[: site.max_items])
-        updated = entries[0].published_at if entries else None
-        return Feed(key=key, group=group, name=name, entries=entries, total=len(members), updated=updated)
+        head = members[: site.max_items]
+        older = members[site.max_items :] if site.archives else ()
+        pages = archive_pages(len(older), site.archive_page_size) if site.archives else []
+        made = []
+        for page, chunk in [(None, head), *((n, older[a:b]) for n, (a, b) in enumerate(pages, start=1))]:
+            entries = tuple(entry(m) for m in chunk)
+            updated = entries[0].published_at if entries else None
+            made.append(Feed(key, group, name, entries, len(members), updated, page=page, pages=len(pages)))
+        return made
 
-    feeds = [feed(FeedKey(FeedKind.ALL, "all"), "", site.title, listings)]
+    feeds = feed(FeedKey(FeedKind.ALL, "all"), "", site.title, listings)
     for kind, names in ((FeedKind.TOPIC, topic_names), (FeedKind.PROVIDER, provider_names)):
         previous = {k.group: k for k in known if k.kind is kind}
         names = {**{group: k.name for group, k in previous.items()}, **names}
         slugs = assign_slugs(names, kind, {group: k.slug for group, k in previous.items()})
         for key, name in names.items():
-            feeds.append(feed(FeedKey(kind, slugs[key]), key, name, groups.get((kind, key), ())))
-    return tuple(sorted(feeds, key=lambda f: f.key.sort_key))
+            feeds.extend(feed(FeedKey(kind, slugs[key]), key, name, groups.get((kind, key), ())))
+    return tuple(sorted(feeds, key=lambda f: (f.key.sort_key, f.page or 0)))
+
+
+def archive_pages(count: int, size: int) -> list[tuple[int, int]]:
+    """Slices of the ``count`` entries older than the feed (newest first) for archive pages 1..n.
+
+    Page 1 holds the oldest entries, so a page keeps its entries as newer ones
+    arrive (RFC 5005 §4: archive documents should not change). Every page but
+    the newest is full, and the newest always has room (it may be empty): a
+    page is complete, next-archive link included, in the build that fills it.
+    """
+    if count == 0:
+        return []
+    full = count // size
+    pages = []
+    for n in range(full + 1):
+        end = count - n * size  # slices count from the newest end of the list
+        pages.append((max(end - size, 0), end))
+    return pages

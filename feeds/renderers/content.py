@@ -31,7 +31,24 @@ def feed_id(feed: Feed, site: Site) -> str:
 
 
 def self_url(feed: Feed, site: Site, fmt: Format) -> str:
-    return site.url(feed.key.path(fmt))
+    return site.url(feed.path(fmt))
+
+
+def archive_links(feed: Feed, site: Site, fmt: Format) -> list[tuple[str, str]]:
+    """(rel, href) links between a feed and its archive documents (RFC 5005 §4).
+
+    The feed links to its newest archive; an archive links to the feed
+    ("current"), to the next older archive ("prev-archive", required unless
+    it is the oldest) and to the next newer one ("next-archive").
+    """
+    if feed.page is None:
+        return [("prev-archive", site.url(feed.path(fmt, feed.pages)))] if feed.pages else []
+    links = [("current", site.url(feed.path(fmt, None)))]
+    if feed.page > 1:
+        links.append(("prev-archive", site.url(feed.path(fmt, feed.page - 1))))
+    if feed.page < feed.pages:
+        links.append(("next-archive", site.url(feed.path(fmt, feed.page + 1))))
+    return links
 
 
 def image_type(url: str) -> str:

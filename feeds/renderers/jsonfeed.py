@@ -8,7 +8,7 @@ from html import escape
 from typing import Any
 
 from ..model import Feed, Format, Record, Site
-from .content import entry_html, feed_description, feed_title, image_type, self_url
+from .content import archive_links, entry_html, feed_description, feed_title, image_type, self_url
 
 VERSION = "https://jsonfeed.org/version/1.1"
 RELATED_DOC = "extensions/related.html"  # documents the "_related" extension
@@ -58,7 +58,7 @@ def _item(record: Record, site: Site) -> dict[str, Any]:
 
 
 def render_json(feed: Feed, site: Site) -> bytes:
-    document = {
+    document: dict[str, Any] = {
         "version": VERSION,
         "title": feed_title(feed, site),
         "home_page_url": site.link,
@@ -66,8 +66,14 @@ def render_json(feed: Feed, site: Site) -> bytes:
         "description": feed_description(feed, site),
         "language": site.language,
         "authors": [{"name": site.title, "url": site.link}],
-        "items": [_item(record, site) for record in feed.entries],
     }
+    # JSON Feed 1.1: next_url pages back through older items (the archive).
+    older = [href for rel, href in archive_links(feed, site, Format.JSON) if rel == "prev-archive"]
+    if older:
+        document["next_url"] = older[0]
+    if site.hubs:
+        document["hubs"] = [{"type": "WebSub", "url": hub} for hub in site.hubs]
+    document["items"] = [_item(record, site) for record in feed.entries]
     return (json.dumps(document, ensure_ascii=False, indent=2) + "\n").encode("utf-8")
 
 

@@ -18,21 +18,60 @@ from lxml import etree
 
 from .. import __version__
 from ..model import Feed, Format, Record, Site
-from .content import entry_html, excerpt_html, feed_description, feed_id, feed_title, image_type, self_url
+from .content import (
+    archive_links,
+    entry_html,
+    excerpt_html,
+    feed_description,
+    feed_id,
+    feed_title,
+    image_type,
+    self_url,
+)
 
 ATOM_NS = "http://www.w3.org/2005/Atom"
 MEDIA_NS = "http://search.yahoo.com/mrss/"
 DC_NS = "http://purl.org/dc/elements/1.1/"
+FH_NS = "http://purl.org/syndication/history/1.0"
 RSS_DOCS = "https://www.rssboard.org/rss-specification"
 STYLESHEET = "feed.xsl"  # written by the pages module
 EPOCH = datetime(1970, 1, 1, tzinfo=UTC)  # "updated" of a feed with no entries
 
 
-class _RssNamespaces(BaseExtension):  # type: ignore[misc]
-    """Declares the RSS extension namespaces once, on the root element."""
+class _FeedParts(BaseExtension):  # type: ignore[misc]
+    """Feed-level parts feedgen has no setter for: archive links and marks, WebSub hubs."""
+
+    feed: Feed
+    site: Site
+    fmt: Format
 
     def extend_ns(self) -> dict[str, str]:
-        return {"media": MEDIA_NS, "dc": DC_NS}
+        spaces = {"media": MEDIA_NS, "dc": DC_NS} if self.fmt is Format.RSS else {}
+        if self.feed.page is not None:
+            spaces["fh"] = FH_NS
+        return spaces
+
+    def _links(self) -> list[dict[str, str]]:
+        # WebSub §4: a publisher advertises its hubs next to the topic's self
+        # URL (which feedgen writes); archive links carry the feed's type.
+        hubs = [{"rel": "hub", "href": hub} for hub in self.site.hubs]
+        archives = archive_links(self.feed, self.site, self.fmt)
+        return hubs + [{"rel": rel, "href": href, "type": self.fmt.media_type} for rel, href in archives]
+
+    def extend_rss(self, root: Any) -> Any:
+        channel = root.find("channel")
+        for attributes in self._links():
+            etree.SubElement(channel, f"{{{ATOM_NS}}}link", attributes)
+        if self.feed.page is not None:  # RFC 5005 Appendix B: fh:archive in the channel
+            etree.SubElement(channel, f"{{{FH_NS}}}archive")
+        return root
+
+    def extend_atom(self, root: Any) -> Any:
+        for attributes in self._links():
+            etree.SubElement(root, "link", attributes)
+        if self.feed.page is not None:  # RFC 5005 §4: an archive document carries fh:archive
+            etree.SubElement(root, f"{{{FH_NS}}}archive")
+        return root
 
 
 class _EntryParts(BaseEntryExtension):  # type: ignore[misc]
@@ -109,8 +148,10 @@ def _escape_markup_in_title(title: Any) -> bool:
 
 def _generator(feed: Feed, site: Site, fmt: Format) -> Any:
     fg = FeedGenerator()
-    fg.register_extension("feeds_rss", _RssNamespaces, _EntryParts, atom=False, rss=True)
-    fg.register_extension("feeds_atom", BaseExtension, _EntryParts, atom=True, rss=False)
+    fg.register_extension("feeds_rss", _FeedParts, _EntryParts, atom=False, rss=True)
+    fg.register_extension("feeds_atom", _FeedParts, _EntryParts, atom=True, rss=False)
+    for parts in (fg.feeds_rss, fg.feeds_atom):
+        parts.feed, parts.site, parts.fmt = feed, site, fmt
     fg.id(feed_id(feed, site))
     fg.title(feed_title(feed, site))
     fg.subtitle(feed_description(feed, site))

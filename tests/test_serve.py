@@ -1,0 +1,438 @@
+"""`feeds serve`: the HTTP details feed readers rely on, checked header by header and by real clients."""
+
+from __future__ import annotations
+
+import gzip
+import hashlib
+import html
+import http.client
+import json
+import os
+import re
+import socket
+import threading
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from email.utils import formatdate
+from pathlib import Path
+from typing import Any
+
+import feedparser
+import pytest
+from click.testing import CliRunner
+from reader import make_reader
+
+from feeds.config import load_site
+from feeds.publish import build
+from feeds.serve import FeedServer, Handler, accepts_gzip, make_server, serve_command
+
+ROOT = Path(__file__).resolve().parent.parent
+SEEDS = ROOT / "seeds"
+NOW = datetime(2026, 11, 26, tzinfo=UTC)
+SECRET = "top secret: never served"
+UTF8 = "; charset=utf-8"
+
+
+def build_seeds(out: Path) -> None:
+    build(SEEDS, out, load_site(ROOT / "feeds.yaml"), NOW)
+
+
+@pytest.fixture(scope="module")
+def tree(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The seeds built into <tmp>/dist, plus the traps a public folder can hold."""
+    base = tmp_path_factory.mktemp("serve")
+    out = base / "dist"
+    build_seeds(out)
+    (base / "secret.txt").write_text(SECRET)
+    (base / "outside").mkdir()
+    (base / "outside" / "secret.txt").write_text(SECRET)
+    stand_ins = {  # written only if the build does not (yet) write them itself
+        "index.html": "<!doctype html><title>Feeds</title>",
+        "topics/ai/index.html": "<!doctype html><title>AI</title>",
+        "feeds.opml": '<?xml version="1.0" encoding="UTF-8"?><opml version="2.0"><head/><body/></opml>',
+        "feed.xsl": '<?xml version="1.0"?><xsl:stylesheet version="1.0" xmlns:xsl="http://www.w3.org/1999/XSL/Transform"/>',
+    }
+    for name, text in stand_ins.items():
+        if not (out / name).exists():
+            (out / name).write_text(text, encoding="utf-8")
+    (out / "robots.txt").write_text("User-agent: *\n")
+    (out / ".feeds-cache").mkdir()
+    (out / ".feeds-cache" / "state.json").write_text(SECRET)
+    (out / "all" / ".rss.xml.k2j4.tmp").write_text(SECRET)
+    (out / "empty").mkdir()
+    (out / "escape.txt").symlink_to(base / "secret.txt")
+    (out / "escape-dir").symlink_to(base / "outside", target_is_directory=True)
+    (out / "to-hidden.txt").symlink_to(out / ".feeds-cache" / "state.json")
+    (out / "loop").symlink_to(out / "loop")
+    (out / "latest.xml").symlink_to(Path("all") / "rss.xml")  # inside, pointing inside: fine
+    return out
+
+
+@pytest.fixture(scope="module")
+def manifest(tree: Path) -> dict[str, Any]:
+    return json.loads((tree / "manifest.json").read_text(encoding="utf-8"))  # type: ignore[no-any-return]
+
+
+@dataclass(frozen=True)
+class Seen:
+    method: str
+    path: str
+    status: int
+    headers: dict[str, str]
+
+
+@dataclass
+class Running:
+    server: FeedServer
+    seen: list[Seen] = field(default_factory=list)
+
+    @property
+    def base(self) -> str:
+        return f"http://127.0.0.1:{self.server.server_address[1]}/"
+
+    def get(self, target: str, method: str = "GET", **headers: str) -> tuple[int, http.client.HTTPMessage, bytes]:
+        """Send ``target`` exactly as written (http.client does not normalise it)."""
+        conn = http.client.HTTPConnection("127.0.0.1", self.server.server_address[1], timeout=10)
+        try:
+            conn.putrequest(method, target, skip_accept_encoding=True)
+            for name, value in headers.items():
+                conn.putheader(name.replace("_", "-"), value)
+            conn.endheaders()
+            response = conn.getresponse()
+            return response.status, response.headers, response.read()
+        finally:
+            conn.close()
+
+
+def start(directory: Path) -> Running:
+    """A server on a free port in a daemon thread; its handler records every request it answers."""
+    server = make_server(directory, "127.0.0.1", 0, 300)
+    assert isinstance(server, FeedServer)
+    running = Running(server)
+
+    class Recording(Handler):
+        def log_request(self, code: int | str = "-", size: int | str = "-") -> None:
+            running.seen.append(Seen(self.command, self.path, int(code), dict(self.headers.items())))
+
+    server.RequestHandlerClass = Recording
+    threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.01}, daemon=True).start()
+    return running
+
+
+@pytest.fixture
+def site(tree: Path) -> Iterator[Running]:
+    running = start(tree)
+    yield running
+    running.server.shutdown()
+    running.server.server_close()
+
+
+def etag_of(path: Path) -> str:
+    return f'"{hashlib.sha256(path.read_bytes()).hexdigest()}"'
+
+
+@pytest.mark.parametrize(
+    ("path", "expected"),
+    [
+        ("all/rss.xml", "application/rss+xml" + UTF8),
+        ("all/atom.xml", "application/atom+xml" + UTF8),
+        ("all/feed.json", "application/feed+json" + UTF8),
+        ("topics/ai/feed.json", "application/feed+json" + UTF8),
+        ("manifest.json", "application/json"),
+        ("feeds.opml", "text/x-opml" + UTF8),
+        ("index.html", "text/html" + UTF8),
+        ("extensions/related.html", "text/html" + UTF8),
+        ("feed.xsl", "application/xslt+xml" + UTF8),
+        ("robots.txt", "text/plain"),
+        ("latest.xml", "application/rss+xml" + UTF8),  # a symlink inside: typed by the file it names
+    ],
+)
+def test_content_types(site: Running, tree: Path, path: str, expected: str) -> None:
+    status, headers, body = site.get("/" + path)
+    assert (status, headers["Content-Type"], body) == (200, expected, (tree / path).read_bytes())
+    assert headers["X-Content-Type-Options"] == "nosniff"
+    assert headers["Access-Control-Allow-Origin"] == "*"
+
+
+def test_strong_etag_last_modified_and_both_validators(site: Running, tree: Path) -> None:
+    path = tree / "all" / "rss.xml"
+    etag, modified = etag_of(path), formatdate(int(path.stat().st_mtime), usegmt=True)
+    status, headers, _ = site.get("/all/rss.xml")
+    assert (status, headers["ETag"], headers["Last-Modified"]) == (200, etag, modified)
+    assert headers["Cache-Control"] == "public, max-age=300"
+    assert re.fullmatch(r"[A-Z][a-z]{2}, \d\d [A-Z][a-z]{2} \d{4} \d\d:\d\d:\d\d GMT", modified)  # IMF-fixdate
+    earlier = formatdate(int(path.stat().st_mtime) - 1, usegmt=True)
+    cases = [
+        ({"If-None-Match": etag}, 304),
+        ({"If-None-Match": f'"other", W/{etag}'}, 304),  # a list; weak comparison
+        ({"If-None-Match": "*"}, 304),
+        ({"If-None-Match": '"other"'}, 200),
+        ({"If-None-Match": etag[:-1] + '-gzip"'}, 200),  # the gzip representation's tag
+        ({"If-Modified-Since": modified}, 304),
+        ({"If-Modified-Since": earlier}, 200),
+        ({"If-Modified-Since": "not a date"}, 200),
+        ({"If-None-Match": '"other"', "If-Modified-Since": modified}, 200),  # If-None-Match decides
+    ]
+    for conditions, expected in cases:
+        for method in ("GET", "HEAD"):
+            status, headers, body = site.get("/all/rss.xml", method, **conditions)
+            assert status == expected, (method, conditions)
+            if status == 304:
+                assert body == b"" and "Content-Type" not in headers and "Content-Length" not in headers
+                assert (headers["ETag"], headers["Cache-Control"]) == (etag, "public, max-age=300")
+                assert (headers["Vary"], headers["Access-Control-Allow-Origin"]) == ("Accept-Encoding", "*")
+
+
+@pytest.mark.parametrize("encoding", ["identity", "gzip"])
+def test_head_has_the_headers_of_get_and_no_body(site: Running, encoding: str) -> None:
+    _, got, body = site.get("/all/atom.xml", Accept_Encoding=encoding)
+    status, head, nothing = site.get("/all/atom.xml", "HEAD", Accept_Encoding=encoding)
+    assert (status, nothing) == (200, b"")
+    assert [(k, v) for k, v in head.items() if k != "Date"] == [(k, v) for k, v in got.items() if k != "Date"]
+    assert int(head["Content-Length"]) == len(body)
+
+
+@pytest.mark.parametrize(
+    ("accept", "gzipped"),
+    [
+        ("gzip", True),
+        ("gzip, deflate, br, zstd", True),
+        ("br;q=1.0, GZIP;Q=0.5", True),
+        ("*", True),
+        ("x-gzip", True),
+        ("gzip;q=0", False),
+        ("gzip; q=0.000", False),
+        ("*, gzip;q=0", False),
+        ("*;q=0", False),
+        ("identity", False),
+        ("br, deflate", False),
+        ("", False),
+    ],
+)
+def test_gzip_follows_accept_encoding(site: Running, tree: Path, accept: str, gzipped: bool) -> None:
+    assert accepts_gzip(accept) is gzipped
+    data, etag = (tree / "all" / "feed.json").read_bytes(), etag_of(tree / "all" / "feed.json")
+    status, headers, body = site.get("/all/feed.json", Accept_Encoding=accept)
+    assert (status, headers["Vary"]) == (200, "Accept-Encoding")
+    if gzipped:
+        assert (headers["Content-Encoding"], headers["ETag"]) == ("gzip", etag[:-1] + '-gzip"')
+        assert gzip.decompress(body) == data and body[4:8] == b"\0\0\0\0"  # gzip MTIME 0: deterministic
+        assert site.get("/all/feed.json", Accept_Encoding=accept)[2] == body
+        assert site.get("/all/feed.json", Accept_Encoding=accept, If_None_Match=headers["ETag"])[0] == 304
+    else:
+        assert ("Content-Encoding" not in headers, headers["ETag"], body) == (True, etag, data)
+
+
+def test_no_gzip_and_no_vary_when_gzip_would_not_help(site: Running) -> None:
+    status, headers, body = site.get("/robots.txt", Accept_Encoding="gzip")
+    assert (status, body) == (200, b"User-agent: *\n")
+    assert "Content-Encoding" not in headers and "Vary" not in headers
+
+
+def test_feeds_allow_any_origin(site: Running, manifest: dict[str, Any]) -> None:
+    for path in [*manifest["feeds"][0]["paths"].values(), "manifest.json"]:
+        assert site.get("/" + path)[1]["Access-Control-Allow-Origin"] == "*"
+
+
+def test_folders_serve_their_index_and_redirect_to_the_slash(site: Running, tree: Path) -> None:
+    assert site.get("/")[::2] == (200, (tree / "index.html").read_bytes())
+    status, headers, body = site.get("/topics/ai/")
+    assert (status, headers["Content-Type"], body) == (
+        200,
+        "text/html" + UTF8,
+        (tree / "topics/ai/index.html").read_bytes(),
+    )
+    for target, location in [
+        ("/topics/ai", "/topics/ai/"),
+        ("/topics/ai?utm=x", "/topics/ai/?utm=x"),
+        ("/empty", "/empty/"),
+    ]:
+        status, headers, _ = site.get(target)
+        assert (status, headers["Location"]) == (301, location)
+    assert site.get("/empty/")[0] == 404  # no index.html: no listing either
+    index = tree / "topics" / "index.html"  # a folder shows its own index.html or nothing
+    expected = (200, index.read_bytes()) if index.exists() else (404, b"404 Not Found\n")
+    assert site.get("/topics/")[::2] == expected
+    assert b"rss.xml" not in site.get("/empty/")[2]
+
+
+@pytest.mark.parametrize(
+    "target",
+    [
+        "/../secret.txt",
+        "/%2e%2e/secret.txt",
+        "/%2E%2E/%2e%2E/secret.txt",
+        "/all/../../secret.txt",
+        "/all/..%2f..%2fsecret.txt",
+        "/..%2fsecret.txt",
+        "/%2fsecret.txt",
+        "/..\\secret.txt",
+        "/%5c..%5csecret.txt",
+        "/all%2frss.xml",
+        "/all\\rss.xml",
+        "/all/rss.xml%00",
+        "/all/rss.xml%00.html",
+        "/%00",
+        "//secret.txt",
+        "/etc/passwd",
+        "/%ff%fe",
+        "http://127.0.0.1/../secret.txt",
+        "/escape.txt",
+        "/escape-dir/secret.txt",
+        "/escape-dir/",
+        "/to-hidden.txt",
+        "/loop",
+        "/.feeds-cache/state.json",
+        "/%2efeeds-cache/state.json",
+        "/all/.rss.xml.k2j4.tmp",
+        "/all/./rss.xml",
+        "/all//rss.xml",
+        "/all/rss.xml/",
+        "/nope.xml",
+        "/all/nope.json",
+    ],
+)
+def test_nothing_outside_the_folder_and_nothing_hidden_is_served(site: Running, target: str) -> None:
+    status, headers, body = site.get(target)
+    assert status == 404, target
+    assert SECRET.encode() not in body and headers["Content-Type"] == "text/plain" + UTF8
+
+
+def test_absolute_paths_and_bad_targets(site: Running, tree: Path) -> None:
+    assert site.get(str(tree.parent / "secret.txt"))[0] == 404  # a file-system path is just a URL path here
+    assert site.get("secret.txt")[0] == 400
+    assert site.get("http://127.0.0.1/all/rss.xml")[0] == 200  # absolute-form, RFC 9112 §3.2.2
+
+
+@pytest.mark.parametrize("method", ["POST", "PUT", "DELETE", "PATCH", "OPTIONS", "TRACE", "BREW"])
+def test_only_get_and_head(site: Running, method: str) -> None:
+    status, headers, _ = site.get("/all/rss.xml", method)
+    assert (status, headers["Allow"]) == (405, "GET, HEAD")
+    status, headers, _ = site.get("/all/rss.xml", method, Content_Length="0")
+    assert "Connection" not in headers
+    conn = http.client.HTTPConnection("127.0.0.1", site.server.server_address[1], timeout=10)
+    conn.request(method, "/all/rss.xml", body=b"x=1")
+    response = conn.getresponse()
+    assert (response.status, response.headers["Connection"]) == (405, "close")  # the unread body ends the connection
+    conn.close()
+
+
+def test_cache_follows_the_file(site: Running, tree: Path) -> None:
+    path = tree / "changing.json"
+    path.write_text('{"a": 1}')
+    first = site.get("/changing.json")[1]["ETag"]
+    entry = site.server.cache[path.resolve()]
+    assert site.get("/changing.json")[1]["ETag"] == first and site.server.cache[path.resolve()] is entry
+    path.write_text('{"a": 2}')
+    os.utime(path, ns=(path.stat().st_atime_ns, path.stat().st_mtime_ns + 10**9))
+    assert site.get("/changing.json")[1]["ETag"] == etag_of(path) != first
+
+
+def test_one_log_line_per_request_and_no_traceback_when_a_client_leaves(
+    tree: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    server = make_server(tree, "127.0.0.1", 0, 60)
+    threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.01}, daemon=True).start()
+    try:
+        running = Running(server)  # type: ignore[arg-type]
+        assert running.get("/all/rss.xml")[0] == 200 and running.get("/nope")[0] == 404
+        lines = capsys.readouterr().err.splitlines()
+        assert len(lines) == 2 and lines[0].endswith('"GET /all/rss.xml HTTP/1.1" 200 -') and " 404 " in lines[1]
+        with socket.socket() as request:
+            for error in (BrokenPipeError(), ConnectionResetError(), TimeoutError(), ValueError("a real bug")):
+                try:
+                    raise error
+                except Exception:
+                    server.handle_error(request, ("127.0.0.1", 1))
+        errors = capsys.readouterr().err
+        assert "ValueError: a real bug" in errors and "BrokenPipe" not in errors and "ConnectionReset" not in errors
+        assert "TimeoutError" not in errors
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+def test_feedparser_reads_every_feed_and_revalidates(site: Running, manifest: dict[str, Any]) -> None:
+    """feedparser 6.0 reads RSS and Atom (not JSON Feed; reader does, below)."""
+    assert len(manifest["feeds"]) == 23
+    for feed in manifest["feeds"]:
+        for fmt in ("rss", "atom"):
+            url = site.base + feed["paths"][fmt]
+            parsed = feedparser.parse(url)
+            assert (parsed.status, parsed.bozo, len(parsed.entries)) == (200, False, feed["items"]), url
+            again = feedparser.parse(url, etag=parsed.etag, modified=parsed.modified)
+            assert (again.status, again.entries) == (304, []), url
+
+
+def test_reader_subscribes_and_polls_conditionally(site: Running, tree: Path, manifest: dict[str, Any]) -> None:
+    everything = manifest["feeds"][0]
+    assert everything["kind"] == "all"
+    items = json.loads((tree / everything["paths"]["json"]).read_text(encoding="utf-8"))["items"]
+    assert len(items) == everything["items"] == 34
+    client = make_reader(":memory:")
+    try:
+        urls = {fmt: site.base + path for fmt, path in everything["paths"].items()}
+        for url in urls.values():
+            client.add_feed(url)
+        client.update_feeds(scheduled=False)
+        first = len(site.seen)
+        client.update_feeds(scheduled=False)  # the second poll: conditional, answered 304
+        for fmt, url in urls.items():
+            assert client.get_feed(url).last_exception is None, url
+            entries = sorted(client.get_entries(feed=url), key=lambda e: (-e.published.timestamp(), e.link))
+            assert [e.link for e in entries] == [item["url"] for item in items], fmt
+            titles = [e.title if fmt == "json" else html.unescape(e.title) for e in entries]  # XML titles are HTML
+            assert titles == [item["title"] for item in items], fmt
+            assert [e.published for e in entries] == [datetime.fromisoformat(item["date_published"]) for item in items]
+            expected = [[a["url"] for a in item.get("attachments", [])] for item in items]
+            enclosures = [[x.href for x in e.enclosures] for e in entries]
+            assert enclosures == ([u[:1] for u in expected] if fmt == "rss" else expected), fmt
+            assert sum(map(bool, expected)) >= 10
+        for fmt, path in everything["paths"].items():
+            polls = [seen for seen in site.seen if seen.path == "/" + path]
+            assert [seen.status for seen in polls] == [200, 304], fmt
+            assert "If-None-Match" not in polls[0].headers and polls[1].headers["If-None-Match"].endswith('-gzip"')
+            assert polls[1].headers["If-Modified-Since"] and polls[1] in site.seen[first:]
+    finally:
+        client.close()
+
+
+def test_a_rebuild_keeps_etag_and_last_modified(tmp_path: Path) -> None:
+    out = tmp_path / "dist"
+    build_seeds(out)
+    files = sorted(p.relative_to(out).as_posix() for p in out.rglob("*") if p.is_file())
+    for path in files:  # an old mtime: a rewrite would show as a new Last-Modified
+        os.utime(out / path, (1_700_000_000, 1_700_000_000))
+
+    def validators() -> list[tuple[str, str, str]]:
+        running = start(out)
+        try:
+            return [(p, *(running.get("/" + p, "HEAD")[1][k] for k in ("ETag", "Last-Modified"))) for p in files]
+        finally:
+            running.server.shutdown()
+            running.server.server_close()
+
+    before = validators()
+    build_seeds(out)
+    assert validators() == before
+    assert {modified for _, _, modified in before} == {"Tue, 14 Nov 2023 22:13:20 GMT"}
+
+
+def test_the_command_prints_where_and_stops_cleanly_on_ctrl_c(tree: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    def interrupted(self: FeedServer, poll_interval: float = 0.5) -> None:
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(FeedServer, "serve_forever", interrupted)
+    result = CliRunner().invoke(serve_command, [str(tree), "--port", "0", "--max-age", "60"])
+    assert result.exit_code == 0, result.output
+    assert re.fullmatch(
+        rf"Serving {re.escape(str(tree))} at http://127\.0\.0\.1:\d+/ \(Ctrl-C to stop\)\n", result.output
+    )
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        result = CliRunner().invoke(serve_command, [str(tree), "--port", str(taken.getsockname()[1])])
+        assert result.exit_code == 1 and "cannot serve on 127.0.0.1 port" in result.output
+    help_text = CliRunner().invoke(serve_command, ["--help"]).output
+    assert "Example:" in help_text and "--max-age" in help_text and "[DIR]" in help_text
