@@ -1,12 +1,16 @@
 """Incremental reading: records are parsed again only when their file changed.
 
-The cache is one file in its own folder. It maps each record file to its size,
-modification time, content digest, a small summary (what selection needs) and
-the pickled parse result (loaded only for entries that are rendered). A file
-is trusted unchanged when size and mtime match, unless its mtime is too close
-to the cache's own write time to tell (the "racily clean" case): then its
-content digest decides. A cache from another release, or one that cannot be
-read whole, is discarded and rebuilt, never trusted.
+The cache folder holds two files. ``index`` maps each record file to its size,
+modification time, content digest, problems and a small summary (what
+selection needs); it stays small, so loading it is cheap at any corpus size.
+``records`` keeps the full parsed records of the entries the last build put
+in a feed, the only ones a build renders; any other record needed later is
+parsed again from its file.
+
+A file is trusted unchanged when size and mtime match, unless its mtime is
+too close to the index's own write time to tell (the "racily clean" case):
+then it is read again and its digest decides. A cache from another release,
+or one that cannot be read whole, is discarded and rebuilt, never trusted.
 """
 
 from __future__ import annotations
@@ -16,7 +20,7 @@ import marshal
 import os
 import pickle
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -24,15 +28,23 @@ from pathlib import Path
 from typing import Any
 
 from . import __version__
+from .errors import FeedsError
 from .model import Problem, Provider, Record, Severity
 from .records import MAX_FILE_BYTES, SUFFIXES, ParseResult, parse_record
 from .selection import Listing
 
-FORMAT = 3  # bump when the cache layout or the meaning of a parse changes
-CACHE_FILE = "records.cache"
-RACY_NS = 2_000_000_000  # mtimes this close to the cache's write time are not trusted
-PARALLEL_FROM = 2_000  # files to parse before a second process pays off
+FORMAT = 4  # bump when the cache layout or the meaning of a parse changes
+INDEX_FILE = "index"
+RECORDS_FILE = "records"
+RACY_NS = 2_000_000_000  # mtimes this close to the index's write time are not trusted
+PARALLEL_FROM = 1_000  # files to parse before a second process pays off
+KEEP_PARSED = 5_000  # a run that parses more keeps only summaries in memory
 _KEY = f"feeds {__version__} cache {FORMAT}"
+
+# (size, mtime_ns, digest, summary fields or None, problems as tuples)
+_Entry = tuple[int, int, bytes, tuple[Any, ...] | None, tuple[tuple[Any, ...], ...]]
+# what a parse returns: (digest, summary fields, problems, the pickled result or b"")
+_Parsed = tuple[bytes, tuple[Any, ...] | None, tuple[tuple[Any, ...], ...], bytes]
 
 
 @dataclass(frozen=True)
@@ -47,30 +59,16 @@ class Summary:
     provider: Provider
 
 
-# (size, mtime_ns, digest, summary fields or None, pickled ParseResult, problems as tuples)
-_Entry = tuple[int, int, bytes, tuple[Any, ...] | None, bytes, tuple[tuple[Any, ...], ...]]
-_Parsed = tuple[bytes, tuple[Any, ...] | None, bytes, tuple[tuple[Any, ...], ...]]
-
-
 @dataclass
 class Scan:
-    """The state of the record folder after reading what changed."""
+    """The record folder after reading what changed."""
 
     listings: list[Listing]
     problems: list[Problem]
     parsed: int  # files parsed this run
     reused: int  # files taken from the cache
     removed: int  # cached files that no longer exist
-    entries: dict[str, _Entry]
     rejected: int
-
-    def fetch(self, listing: Listing) -> Record:
-        """The full record behind a listing (unpickled on demand for cached ones)."""
-        if isinstance(listing, Record):
-            return listing
-        record = pickle.loads(self.entries[listing.path][4]).record  # noqa: S301 - our own cache file
-        assert isinstance(record, Record)
-        return record
 
 
 def _walk(folder: Path) -> Iterator[tuple[str, os.stat_result]]:
@@ -95,19 +93,12 @@ def _walk(folder: Path) -> Iterator[tuple[str, os.stat_result]]:
                     continue
 
 
-def _summary_fields(result: ParseResult) -> tuple[Any, ...] | None:
-    r = result.record
-    if r is None:
-        return None
-    provider = (r.provider.name, r.provider.key, r.provider.url)
-    return (r.url, r.published_at.timestamp(), r.is_published, r.topics, provider)
-
-
-def _parse_one(path: str, size: int, max_bytes: int) -> tuple[bytes, ParseResult]:
-    if size > max_bytes:
-        message = f"file is {size} bytes, over the limit of {max_bytes}; not read"
-        return b"", ParseResult(None, (Problem(path, message),))
+def _read(path: str, max_bytes: int) -> tuple[bytes, ParseResult]:
     try:
+        size = os.stat(path).st_size
+        if size > max_bytes:
+            message = f"file is {size} bytes, over the limit of {max_bytes}; not read"
+            return b"", ParseResult(None, (Problem(path, message),))
         with open(path, "rb") as stream:
             raw = stream.read()
     except OSError as e:
@@ -115,58 +106,96 @@ def _parse_one(path: str, size: int, max_bytes: int) -> tuple[bytes, ParseResult
     return hashlib.blake2b(raw, digest_size=16).digest(), parse_record(path, raw)
 
 
-def _parse_batch(jobs: list[tuple[str, int, int]]) -> list[_Parsed]:
-    """Worker: parse files; return digest, summary, pickled result and problems of each."""
+def _parse_batch(jobs: list[tuple[str, int, bool]]) -> list[_Parsed]:
+    """Worker: parse files; return digest, summary, problems (and the pickled result if asked)."""
     out: list[_Parsed] = []
-    for path, size, max_bytes in jobs:
-        digest, result = _parse_one(path, size, max_bytes)
+    for path, max_bytes, keep in jobs:
+        digest, result = _read(path, max_bytes)
+        r = result.record
+        fields = None
+        if r is not None:
+            provider = (r.provider.name, r.provider.key, r.provider.url)
+            fields = (r.url, r.published_at.timestamp(), r.is_published, r.topics, provider)
         problems = tuple((p.path, p.message, p.line, p.field, p.severity.value) for p in result.problems)
-        out.append((digest, _summary_fields(result), pickle.dumps(result, protocol=5), problems))
+        out.append((digest, fields, problems, pickle.dumps(result, protocol=5) if keep else b""))
     return out
 
 
-class _Progress:
-    """Calls ``report(done, total)`` as files are parsed."""
-
-    def __init__(self, report: Callable[[int, int], None] | None, total: int) -> None:
-        self.report, self.total, self.done = report, total, 0
-
-    def advance(self, count: int) -> None:
-        self.done += count
-        if self.report:
-            self.report(self.done, self.total)
-
-
 class ParseCache:
-    """The cache folder; ``load`` never fails, it starts empty when in doubt."""
+    """The cache folder. ``load`` never fails: it starts empty when in doubt."""
 
-    def __init__(self, folder: Path, max_bytes: int = MAX_FILE_BYTES) -> None:
+    def __init__(self, folder: Path | None, max_bytes: int = MAX_FILE_BYTES, workers: int | None = None) -> None:
         self.folder = folder
         self.key = f"{_KEY} max {max_bytes}"
         self.max_bytes = max_bytes
-        self.file = folder / CACHE_FILE
+        self.workers = workers if workers is not None else min(os.cpu_count() or 1, 4)
         self.entries: dict[str, _Entry] = {}
         self.saved_ns = 0
         self.state: dict[str, Any] = {}
+        self.changed = False  # whether the index differs from the one on disk
+        self._blobs: dict[str, bytes] = {}  # pickled results: fresh ones, then those on disk
+        self._blobs_loaded = False
+        self._disk: dict[str, bytes] = {}  # the results in the records file
+        self._used: dict[str, bytes] = {}  # the results this build put in a feed
+
+    # ---- reading and writing the cache itself
+
+    def _load(self, name: str) -> dict[str, Any] | None:
+        if self.folder is None:
+            return None
+        try:
+            with open(self.folder / name, "rb") as stream:
+                data = marshal.load(stream)  # noqa: S302 - our own file, checked below
+        except (OSError, EOFError, ValueError, TypeError):
+            return None
+        return data if isinstance(data, dict) and data.get("key") == self.key else None
 
     def load(self) -> ParseCache:
+        data = self._load(INDEX_FILE)
         try:
-            with open(self.file, "rb") as stream:
-                data = marshal.load(stream)  # noqa: S302 - our own cache file, checked below
-            if not isinstance(data, dict) or data.get("key") != self.key:
-                return self
-            self.entries, self.saved_ns, self.state = data["entries"], data["saved_ns"], data["state"]
-        except (OSError, EOFError, ValueError, TypeError, KeyError):
+            if data is not None:
+                self.entries, self.saved_ns, self.state = data["entries"], data["saved_ns"], data["state"]
+        except KeyError:
             self.entries, self.saved_ns, self.state = {}, 0, {}
         return self
 
-    def scan(
-        self,
-        source: Path,
-        *,
-        progress: Callable[[int, int], None] | None = None,
-        workers: int | None = None,
-    ) -> Scan:
+    def save(self, state: dict[str, Any]) -> None:
+        """Write what changed, atomically; a failure only costs the next run time."""
+        if self.folder is None:
+            return
+        try:
+            self.folder.mkdir(parents=True, exist_ok=True)
+            self._load_blobs()
+            if self._used != self._disk:
+                self._write(RECORDS_FILE, {"key": self.key, "records": self._used})
+            if self.changed or state != self.state:
+                self._write(
+                    INDEX_FILE, {"key": self.key, "saved_ns": time.time_ns(), "entries": self.entries, "state": state}
+                )
+        except OSError:
+            pass
+        self.state = state
+
+    def _write(self, name: str, data: dict[str, Any]) -> None:
+        assert self.folder is not None
+        temporary = self.folder / f".{name}.{os.getpid()}.tmp"
+        with open(temporary, "wb") as stream:
+            marshal.dump(data, stream)
+        os.replace(temporary, self.folder / name)
+
+    def _load_blobs(self) -> None:
+        if not self._blobs_loaded:
+            self._blobs_loaded = True
+            data = self._load(RECORDS_FILE)
+            on_disk = data.get("records") if data else None
+            self._disk = on_disk if isinstance(on_disk, dict) else {}
+            for path, blob in self._disk.items():
+                if path in self.entries:  # a changed file's old result was dropped by scan
+                    self._blobs.setdefault(path, blob)
+
+    # ---- scanning the record folder
+
+    def scan(self, source: Path, *, progress: Callable[[int, int], None] | None = None) -> Scan:
         """Read what changed below ``source``; everything else comes from the cache."""
         entries: dict[str, _Entry] = {}
         todo: list[tuple[str, os.stat_result]] = []
@@ -178,40 +207,48 @@ class ParseCache:
             else:
                 todo.append((path, stat))
         reused = len(entries)
-        parsed = self._parse(todo, _Progress(progress, len(todo)), workers)
-        for (path, stat), (digest, fields, blob, problems) in zip(todo, parsed, strict=True):
-            entries[path] = (stat.st_size, stat.st_mtime_ns, digest, fields, blob, problems)
-        removed = len(set(self.entries) - set(entries))
+        keep = len(todo) <= KEEP_PARSED
+        parsed = self._parse([path for path, _ in todo], keep, progress)
+        for (path, stat), (digest, fields, problems, blob) in zip(todo, parsed, strict=True):
+            entry = (stat.st_size, stat.st_mtime_ns, digest, fields, problems)
+            old = self.entries.get(path)
+            if old is None or old[2:] != entry[2:]:
+                self._blobs.pop(path, None)  # a stale result must never be rendered
+                self.changed = True
+            if blob:
+                self._blobs[path] = blob
+            entries[path] = entry
+        removed = len(self.entries.keys() - entries.keys())
+        self.changed = self.changed or bool(removed) or bool(todo)
         self.entries = entries
-        return self._assemble(entries, parsed=len(todo), reused=reused, removed=removed)
+        return self._assemble(parsed=len(todo), reused=reused, removed=removed)
 
-    def _parse(
-        self,
-        todo: list[tuple[str, os.stat_result]],
-        progress: _Progress,
-        workers: int | None,
-    ) -> Iterator[_Parsed]:
-        jobs = [(path, stat.st_size, self.max_bytes) for path, stat in todo]
-        processes = workers if workers is not None else min(os.cpu_count() or 1, 4)
-        if processes < 2 or len(jobs) < PARALLEL_FROM:
-            for job in jobs:
-                yield from _parse_batch([job])
-                progress.advance(1)
-            return
-        size = max(50, len(jobs) // (processes * 8))
+    def _parse(self, paths: list[str], keep: bool, progress: Callable[[int, int], None] | None) -> list[_Parsed]:
+        jobs = [(path, self.max_bytes, keep) for path in paths]
+        if self.workers < 2 or len(jobs) < PARALLEL_FROM:
+            results = []
+            for done, job in enumerate(jobs, start=1):
+                results.extend(_parse_batch([job]))
+                if progress:
+                    progress(done, len(jobs))
+            return results
+        size = max(50, len(jobs) // (self.workers * 8))
         batches = [jobs[i : i + size] for i in range(0, len(jobs), size)]
-        with ProcessPoolExecutor(processes) as pool:
+        results = []
+        with ProcessPoolExecutor(self.workers) as pool:
             for batch in pool.map(_parse_batch, batches):
-                yield from batch
-                progress.advance(len(batch))
+                results.extend(batch)
+                if progress:
+                    progress(len(results), len(jobs))
+        return results
 
-    def _assemble(self, entries: dict[str, _Entry], *, parsed: int, reused: int, removed: int) -> Scan:
+    def _assemble(self, *, parsed: int, reused: int, removed: int) -> Scan:
         listings: list[Listing] = []
         problems: list[Problem] = []
         providers: dict[tuple[str, str, str], Provider] = {}
         rejected = 0
-        for path in sorted(entries):
-            _, _, _, fields, _, found = entries[path]
+        for path in sorted(self.entries):
+            _, _, _, fields, found = self.entries[path]
             problems.extend(Problem(p, m, line, f, Severity(v)) for p, m, line, f, v in found)
             if fields is None:
                 rejected += 1
@@ -220,22 +257,22 @@ class ParseCache:
             shared = providers.setdefault(provider, Provider(*provider))
             when = datetime.fromtimestamp(stamp, UTC)
             listings.append(Summary(path, url, when, is_published, tuple(topics), shared))
-        return Scan(listings, problems, parsed, reused, removed, entries, rejected)
+        return Scan(listings, problems, parsed, reused, removed, rejected)
 
-    def save(self, state: dict[str, Any]) -> None:
-        """Write the cache atomically; a failure only costs the next run time."""
-        self.state = state
-        try:
-            self.folder.mkdir(parents=True, exist_ok=True)
-            temporary = self.file.with_suffix(f".{os.getpid()}.tmp")
-            data = {"key": self.key, "saved_ns": _now_ns(), "entries": self.entries, "state": state}
-            with open(temporary, "wb") as stream:
-                marshal.dump(data, stream)
-            os.replace(temporary, self.file)
-        except OSError:
-            pass
+    # ---- full records for the entries that are rendered
 
-
-def _now_ns() -> int:
-    """The cache's write time, on the clock that file mtimes come from."""
-    return time.time_ns()
+    def fetch(self, listings: Sequence[Listing]) -> list[Record]:
+        """The full records behind ``listings``, in order; kept for the next build."""
+        self._load_blobs()
+        missing = [listing.path for listing in listings if listing.path not in self._blobs]
+        for path, (_, _, _, blob) in zip(missing, self._parse(missing, True, None), strict=True):
+            self._blobs[path] = blob
+        records = []
+        for listing in listings:
+            blob = self._blobs[listing.path]
+            result = pickle.loads(blob)  # noqa: S301 - our own cache or a worker of ours
+            if result.record is None or result.record.url != listing.url:
+                raise FeedsError(f"{listing.path}: changed while the build was running; build again")
+            self._used[listing.path] = blob
+            records.append(result.record)
+        return records

@@ -227,7 +227,7 @@ def check(seeds_dir: Path, output_format: str, max_bytes: int) -> None:
       feeds check seeds
       feeds check seeds --format json > problems.json
     """
-    scan = ParseCache(Path(), max_bytes).scan(seeds_dir)
+    scan = ParseCache(None, max_bytes).scan(seeds_dir)
     problems = scan.problems
     records = len(scan.listings) + scan.rejected
     errors = sum(1 for p in problems if p.severity is Severity.ERROR)

@@ -9,7 +9,7 @@ import hashlib
 import re
 import unicodedata
 from collections import Counter, defaultdict
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Protocol, cast
@@ -154,18 +154,21 @@ class KnownFeed:
     name: str
 
 
+Fetch = Callable[[Sequence[Listing]], Sequence[Record]]
+
+
 def plan_feeds(
     selection: Selection,
     site: Site,
     known: Iterable[KnownFeed] = (),
-    fetch: Callable[[Listing], Record] | None = None,
+    fetch: Fetch | None = None,
 ) -> tuple[Feed, ...]:
     """Every feed of the build: all records, one per topic, one per provider.
 
     Topic and provider names are made canonical (one spelling per key) in the
     entries. A feed published before keeps its slug, and when its group has no
     published records left it is still planned, empty, so its URL stays valid.
-    ``fetch`` turns a listing into its full record; it is called only for the
+    ``fetch`` turns listings into full records; it is called once, for the
     entries that make it into a feed (by default listings are records).
     """
     known = tuple(known)
@@ -177,39 +180,40 @@ def plan_feeds(
         for topic in dict.fromkeys(topic_key(t) for t in listing.topics):
             groups[(FeedKind.TOPIC, topic)].append(listing)
         groups[(FeedKind.PROVIDER, listing.provider.key)].append(listing)
-    full: dict[tuple[str, str], Record] = {}
 
-    def entry(listing: Listing) -> Record:
-        """The full record, with the canonical topic and provider names."""
-        ident = (listing.path, listing.url)
-        if ident not in full:
-            record = fetch(listing) if fetch else cast(Record, listing)
-            full[ident] = replace(
-                record,
-                topics=tuple(topic_names[k] for k in dict.fromkeys(topic_key(t) for t in record.topics)),
-                provider=replace(record.provider, name=provider_names[record.provider.key]),
-            )
-        return full[ident]
+    # (key, group, name, page, pages, members in this document, members in the group)
+    documents: list[tuple[FeedKey, str, str, int | None, int, Sequence[Listing], int]] = []
 
-    def feed(key: FeedKey, group: str, name: str, members: Iterable[Listing]) -> list[Feed]:
-        members = tuple(members)
-        head = members[: site.max_items]
+    def plan(key: FeedKey, group: str, name: str, members: Sequence[Listing]) -> None:
         older = members[site.max_items :] if site.archives else ()
-        pages = archive_pages(len(older), site.archive_page_size) if site.archives else []
-        made = []
-        for page, chunk in [(None, head), *((n, older[a:b]) for n, (a, b) in enumerate(pages, start=1))]:
-            entries = tuple(entry(m) for m in chunk)
-            updated = entries[0].published_at if entries else None
-            made.append(Feed(key, group, name, entries, len(members), updated, page=page, pages=len(pages)))
-        return made
+        pages = archive_pages(len(older), site.archive_page_size)
+        documents.append((key, group, name, None, len(pages), members[: site.max_items], len(members)))
+        for number, (start, end) in enumerate(pages, start=1):
+            documents.append((key, group, name, number, len(pages), older[start:end], len(members)))
 
-    feeds = feed(FeedKey(FeedKind.ALL, "all"), "", site.title, listings)
+    plan(FeedKey(FeedKind.ALL, "all"), "", site.title, listings)
     for kind, names in ((FeedKind.TOPIC, topic_names), (FeedKind.PROVIDER, provider_names)):
         previous = {k.group: k for k in known if k.kind is kind}
         names = {**{group: k.name for group, k in previous.items()}, **names}
         slugs = assign_slugs(names, kind, {group: k.slug for group, k in previous.items()})
         for key, name in names.items():
-            feeds.extend(feed(FeedKey(kind, slugs[key]), key, name, groups.get((kind, key), ())))
+            plan(FeedKey(kind, slugs[key]), key, name, groups.get((kind, key), []))
+
+    needed = list({(m.path, m.url): m for *_, members, _ in documents for m in members}.values())
+    records = fetch(needed) if fetch else [cast(Record, m) for m in needed]
+    full = {
+        (m.path, m.url): replace(
+            r,
+            topics=tuple(topic_names[k] for k in dict.fromkeys(topic_key(t) for t in r.topics)),
+            provider=replace(r.provider, name=provider_names[r.provider.key]),
+        )
+        for m, r in zip(needed, records, strict=True)
+    }
+    feeds = []
+    for feed_key, group, name, page, pages, members, total in documents:
+        entries = tuple(full[(m.path, m.url)] for m in members)
+        updated = entries[0].published_at if entries else None
+        feeds.append(Feed(feed_key, group, name, entries, total, updated, page=page, pages=pages))
     return tuple(sorted(feeds, key=lambda f: (f.key.sort_key, f.page or 0)))
 
 

@@ -9,12 +9,13 @@ import signal
 import subprocess
 import sys
 import time
+from dataclasses import replace
 from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
 
-from feeds.cache import CACHE_FILE, ParseCache
+from feeds.cache import INDEX_FILE, ParseCache
 from feeds.errors import BusyError
 from feeds.model import Site
 from feeds.publish import build, build_lock
@@ -138,8 +139,8 @@ def test_an_edit_that_keeps_size_and_mtime_is_caught_while_it_is_racy(tree: tupl
 def test_a_corrupt_cache_is_rebuilt_not_trusted(tree: tuple[Path, Path, Path], damage: bytes) -> None:
     seeds, out, cache = tree
     build(seeds, out, SITE, NOW, cache_dir=cache)
-    blob = (cache / CACHE_FILE).read_bytes()
-    (cache / CACHE_FILE).write_bytes(damage or blob[: len(blob) // 2])
+    blob = (cache / INDEX_FILE).read_bytes()
+    (cache / INDEX_FILE).write_bytes(damage or blob[: len(blob) // 2])
     report = build(seeds, out, SITE, NOW, cache_dir=cache)
     assert report.parsed == 6 and report.written == ()
 
@@ -229,3 +230,30 @@ def test_a_build_killed_mid_write_leaves_every_file_old_or_new(tmp_path: Path, d
     assert all(now[k] in (old[k], new[k]) for k in now)
     assert sum(now[k] == new[k] != old[k] for k in now) == die_at - 1
     shutil.rmtree(out)
+
+
+def test_records_kept_in_the_cache_are_never_stale(tree: tuple[Path, Path, Path]) -> None:
+    seeds, out, cache = tree
+    build(seeds, out, SITE, NOW, cache_dir=cache)
+    target = seeds / "1.txt"
+    target.write_bytes(target.read_bytes().replace(b"Story 1", b"Story one"))
+    age(seeds)
+    build(seeds, out, SITE, NOW, cache_dir=cache)
+    # a new setting re-renders everything from the cached records, parsing nothing
+    report = build(seeds, out, replace(SITE, title="Renamed"), NOW, cache_dir=cache)
+    assert report.parsed == 0
+    text = (out / "all" / "rss.xml").read_text(encoding="utf-8")
+    assert "Story one" in text and "Story 1<" not in text
+
+
+def test_a_cold_build_of_many_files_parses_in_two_processes(tmp_path: Path) -> None:
+    seeds = tmp_path / "seeds"
+    seeds.mkdir()
+    for n in range(1_200):
+        (seeds / f"{n:04d}.txt").write_bytes(story(n, topic=f"T{n % 7}"))
+    serial = build(seeds, tmp_path / "a", SITE, NOW, workers=1)
+    parallel = build(seeds, tmp_path / "b", SITE, NOW, cache_dir=tmp_path / "cache", workers=2)
+    assert serial.summary() == parallel.summary()
+    assert {k: v[2] for k, v in snapshot(tmp_path / "a").items()} == {
+        k: v[2] for k, v in snapshot(tmp_path / "b").items()
+    }

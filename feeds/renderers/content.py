@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import mimetypes
 from datetime import datetime
+from functools import lru_cache
 from html import escape
 from urllib.parse import urlsplit
 
@@ -66,6 +67,7 @@ def excerpt_html(record: Record) -> str | None:
     return None if record.excerpt is None else escape(record.excerpt)
 
 
+@lru_cache(maxsize=4096)  # a record is in several feeds, each in three formats
 def entry_html(record: Record) -> str:
     """The entry's HTML body: first image, excerpt, source link, related coverage."""
     parts: list[str] = []
