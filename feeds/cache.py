@@ -197,6 +197,11 @@ class ParseCache:
 
     def scan(self, source: Path, *, progress: Callable[[int, int], None] | None = None) -> Scan:
         """Read what changed below ``source``; everything else comes from the cache."""
+        parsed, reused, removed = self.refresh(source, progress=progress)
+        return self.assemble(parsed=parsed, reused=reused, removed=removed)
+
+    def refresh(self, source: Path, *, progress: Callable[[int, int], None] | None = None) -> tuple[int, int, int]:
+        """Bring the index up to date with ``source``: (files parsed, reused, removed)."""
         entries: dict[str, _Entry] = {}
         todo: list[tuple[str, os.stat_result]] = []
         for path, stat in _walk(source):
@@ -221,7 +226,7 @@ class ParseCache:
         removed = len(self.entries.keys() - entries.keys())
         self.changed = self.changed or bool(removed) or bool(todo)
         self.entries = entries
-        return self._assemble(parsed=len(todo), reused=reused, removed=removed)
+        return len(todo), reused, removed
 
     def _parse(self, paths: list[str], keep: bool, progress: Callable[[int, int], None] | None) -> list[_Parsed]:
         jobs = [(path, self.max_bytes, keep) for path in paths]
@@ -242,7 +247,15 @@ class ParseCache:
                     progress(len(results), len(jobs))
         return results
 
-    def _assemble(self, *, parsed: int, reused: int, removed: int) -> Scan:
+    def problems(self) -> list[Problem]:
+        """Every problem of every file, in path order."""
+        return [
+            Problem(p, m, line, f, Severity(v))
+            for path in sorted(self.entries)
+            for p, m, line, f, v in self.entries[path][4]
+        ]
+
+    def assemble(self, *, parsed: int = 0, reused: int = 0, removed: int = 0) -> Scan:
         listings: list[Listing] = []
         problems: list[Problem] = []
         providers: dict[tuple[str, str, str], Provider] = {}

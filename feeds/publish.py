@@ -17,7 +17,7 @@ import tempfile
 import time
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from contextlib import contextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from pathlib import Path, PurePosixPath
 from typing import Any
@@ -329,7 +329,16 @@ def _build(
     cache = ParseCache(cache_dir, workers=workers)
     if cache_dir is not None:
         cache.load()
-    scan = cache.scan(source, progress=progress)
+    parsed, reused, removed = cache.refresh(source, progress=progress)
+    settings = repr((__version__, site, read_known(out_dir)))
+    quiet = _unchanged(cache, out_dir, settings, now)
+    if quiet is not None:  # nothing to select, render or write: answer from the last build
+        if strict and quiet.rejected:
+            raise RecordError(quiet.problems)
+        clock.lap("read")
+        timings = {"read": clock.laps["read"], "select": 0.0, "render": 0.0, "write": 0.0}
+        return replace(quiet, parsed=parsed, reused=reused, timings={**timings, **clock.total()})
+    scan = cache.assemble(parsed=parsed, reused=reused, removed=removed)
     clock.lap("read")
     if strict and scan.rejected:
         raise RecordError(tuple(scan.problems))
@@ -353,7 +362,11 @@ def _build(
     clock.lap("render")
     written, unchanged = write_tree(files, out_dir)
     clock.lap("write")
-    cache.save({"outputs": sizes})
+    counts = [len(scan.listings) + scan.rejected, len(selection.records), selection.unpublished]
+    counts += [selection.scheduled, selection.duplicates, sum(1 for feed in feeds if feed.page is None)]
+    due = None if selection.next_due is None else selection.next_due.timestamp()
+    settings = repr((__version__, site, read_known(out_dir)))  # as the next build will see them
+    cache.save({"outputs": sizes, "settings": settings, "counts": counts, "next_due": due})
     changed = {o.feed.key.folder.as_posix() for o in outputs if o.feed and str(o.path) in written}
     heads = sum(1 for feed in feeds if feed.page is None)
     urls = tuple(
@@ -377,6 +390,36 @@ def _build(
         parsed=scan.parsed,
         reused=scan.reused,
         timings=clock.total(),
+    )
+
+
+def _unchanged(cache: ParseCache, out_dir: Path, settings: str, now: datetime) -> Report | None:
+    """The last build's report, if this build would change nothing; else None.
+
+    That is: no record file changed, the settings and release are the same, no
+    scheduled record has come due and every output file is still there.
+    """
+    state = cache.state
+    if cache.changed or state.get("settings") != settings or "counts" not in state:
+        return None
+    if state["next_due"] is not None and state["next_due"] <= now.timestamp():
+        return None
+    outputs: dict[str, list[Any]] = state["outputs"]
+    if any(_size(out_dir / path) != size for path, (_, size) in outputs.items()):
+        return None
+    read, published, unpublished, scheduled, duplicates, heads = state["counts"]
+    due = None if state["next_due"] is None else datetime.fromtimestamp(state["next_due"], UTC)
+    return Report(
+        read=read,
+        published=published,
+        unpublished=unpublished,
+        scheduled=scheduled,
+        duplicates=duplicates,
+        problems=tuple(cache.problems()),
+        feeds=heads,
+        written=(),
+        unchanged=len(outputs),
+        next_due=due,
     )
 
 
