@@ -12,6 +12,8 @@ from typing import Any
 
 import yaml
 
+from . import fastyaml
+
 try:  # the C loader (libyaml) is several times faster and has the same semantics
     from yaml import CSafeLoader as SafeLoader
 except ImportError:  # pragma: no cover - depends on how PyYAML was built
@@ -20,6 +22,7 @@ except ImportError:  # pragma: no cover - depends on how PyYAML was built
 FENCE = "---"
 # YAML 1.1 §5.1: printable characters are TAB, LF, CR, NEL, U+0020-U+007E,
 # U+00A0-U+D7FF, U+E000-U+FFFD and beyond; surrogates cannot be in str from UTF-8.
+_PUBLISHED = re.compile(r"^published:[ \t]*([^\s#]*)", re.MULTILINE)  # its source spelling
 _NOT_YAML = re.compile("[^\t\n\r\x20-\x7e\x85\xa0-\ud7ff\ue000-\ufffd\U00010000-\U0010ffff]")
 MAX_DEPTH = 32  # records are two levels deep; anything far deeper is hostile
 MAX_NODES = 100_000  # counted with aliases expanded, so alias bombs stop here
@@ -46,6 +49,7 @@ class Document:
     body: str
     removed_characters: int = 0  # characters YAML cannot carry, removed before parsing
     unreadable: tuple[tuple[str, int, str], ...] = ()  # (key, line, why) of values left out
+    exact: bool = True  # False: loaded by the fast path, without line numbers
 
 
 def decode(raw: bytes) -> str:
@@ -76,13 +80,21 @@ def split(text: str) -> tuple[str, str]:
     raise FrontMatterError("front matter is not closed: add a line '---' after the YAML", 1)
 
 
-def load(text: str) -> Document:
+def load(text: str, *, exact: bool = False) -> Document:
     """Parse a record file's text with the YAML safe loader.
 
+    The fast path (rapidyaml, same values as PyYAML) knows no line numbers;
+    with ``exact`` PyYAML loads it, and records use that to report problems.
     Characters YAML does not allow in a document (C0 and C1 controls other
     than tab and line breaks, U+FFFE, U+FFFF) are removed first and counted.
     """
     source, body = split(text)
+    if not exact:
+        data = fastyaml.load_mapping(source)
+        if data is not None:
+            spelled = _PUBLISHED.search(source)
+            flag = {"published": spelled.group(1)} if spelled else {}
+            return Document(data, {}, {}, (), flag, body, exact=False)
     source, removed = _NOT_YAML.subn("", source)
     loader = SafeLoader(source)
     try:

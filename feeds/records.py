@@ -33,6 +33,10 @@ EARLIEST = datetime(1970, 1, 1, tzinfo=UTC)
 # U+FFFE/U+FFFF; C1 controls are allowed but "discouraged", and render as junk.
 _NOT_XML = re.compile("[^\t\n\r\x20-\x7e\xa0-\ud7ff\ue000-\ufffd\U00010000-\U0010ffff]")
 _SPACES = re.compile(r"\s+")
+# A URL already in the form clean_url returns: lowercase http(s) scheme and
+# host, no port or user, a path, and only characters it would not escape.
+_URL_CHARS = r"[A-Za-z0-9\-._~!$&'()*+,;=:@/%]"
+_NORMAL_URL = re.compile(rf"https?://[a-z0-9.\-]+/{_URL_CHARS}*(?:\?(?:{_URL_CHARS}|\?)+)?(?:#(?:{_URL_CHARS}|\?)+)?")
 
 
 @dataclass(frozen=True)
@@ -56,7 +60,9 @@ class _Reject(Exception):
 
 def clean_text(value: str, *, single_line: bool = False) -> str:
     """Drop characters XML 1.0 cannot carry; optionally fold all whitespace."""
-    text = _NOT_XML.sub("", unicodedata.normalize("NFC", value))
+    if not unicodedata.is_normalized("NFC", value):
+        value = unicodedata.normalize("NFC", value)
+    text = _NOT_XML.sub("", value)
     if single_line:
         text = _SPACES.sub(" ", text)
     return text.strip()[:MAX_TEXT]
@@ -69,6 +75,8 @@ def clean_url(value: str) -> str | None:
     (RFC 3987 §3.1). Whitespace or control characters inside make it invalid.
     """
     text = value.strip()
+    if _NORMAL_URL.fullmatch(text):
+        return text  # already what the steps below would make of it
     if not text or _NOT_XML.search(text) or any(c.isspace() or ord(c) < 0x20 for c in text):
         return None
     try:
@@ -305,12 +313,20 @@ def _topics(fields: _Fields) -> tuple[str, ...]:
     return tuple(topics)
 
 
-def parse_record(path: str, raw: bytes) -> ParseResult:
+def parse_record(path: str, raw: bytes, *, exact: bool = False) -> ParseResult:
     """Check one file's bytes; ``path`` is only used to name it in problems."""
     try:
-        doc = frontmatter.load(frontmatter.decode(raw))
+        text = frontmatter.decode(raw)
+        doc = frontmatter.load(text, exact=exact)
     except frontmatter.FrontMatterError as e:
         return ParseResult(None, (Problem(path, e.message, e.line),))
+    result = _check(path, doc)
+    if result.problems and not doc.exact:  # load it again to tell the lines
+        return parse_record(path, raw, exact=True)
+    return result
+
+
+def _check(path: str, doc: frontmatter.Document) -> ParseResult:
     fields = _Fields(path, doc)
     for key, line, why in doc.unreadable:
         required = key in ("title", "sourceUrl", "publishedDateTime")

@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import re
 from datetime import UTC, date, datetime, timedelta, timezone
 from pathlib import Path
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from feeds.model import Severity
 from feeds.records import clean_text, clean_url, parse_record, parse_time, read_records
@@ -290,3 +293,23 @@ def test_files_over_the_size_limit_are_not_read(tmp_path: Path) -> None:
     records, problems = read_records(tmp_path, max_bytes=1000)
     assert records == ()
     assert "over the limit of 1000" in str(problems[0])
+
+
+@settings(max_examples=500, deadline=None)
+@given(st.from_regex(r"https?://[a-zA-Z0-9.\-]{1,12}(:[0-9]{1,6})?(/[ -~]{0,24})?", fullmatch=True))
+def test_the_fast_path_for_clean_urls_agrees_with_the_full_check(url: str) -> None:
+    import feeds.records as records
+
+    fast = clean_url(url)
+    saved = records._NORMAL_URL
+    records._NORMAL_URL = re.compile(r"(?!)")  # never matches: every URL takes the full check
+    try:
+        assert fast == clean_url(url)
+    finally:
+        records._NORMAL_URL = saved
+
+
+def test_the_fast_yaml_path_and_pyyaml_give_the_same_records() -> None:
+    for path in sorted((ROOT / "seeds").glob("*.txt")):
+        raw = path.read_bytes()
+        assert parse_record("x", raw) == parse_record("x", raw, exact=True), path.name
