@@ -99,7 +99,7 @@ def _timestamp(text: str) -> dt.date | dt.datetime:
 
 def _plain(text: str) -> Any:
     """A plain scalar's value: ``BaseResolver.resolve`` for plain scalars, then the constructor."""
-    for _tag, pattern in _RESOLVERS.get(text[:1], ()):
+    for tag, pattern in _RESOLVERS.get(text[:1], ()):  # noqa: B007 - the match is used after the loop
         if pattern.match(text):
             break
     else:
