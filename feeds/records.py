@@ -133,7 +133,7 @@ def parse_time(value: object) -> datetime:
     except OverflowError as e:
         raise ValueError(f"date-time out of range: {value!r}") from e
     if moment < EARLIEST:
-        raise ValueError(f"date-time before 1970 is not plausible: {value!r}")
+        raise ValueError(f"date-time before 1970 is not plausible: {moment.isoformat()}")
     return moment
 
 
@@ -346,8 +346,12 @@ def _check(path: str, doc: frontmatter.Document) -> ParseResult:
     try:
         record = _build(fields)
     except _Reject as e:
-        return ParseResult(None, (*fields.problems, e.problem))
-    return ParseResult(record, tuple(fields.problems))
+        return ParseResult(None, (*_by_line(fields.problems), e.problem))
+    return ParseResult(record, _by_line(fields.problems))
+
+
+def _by_line(problems: list[Problem]) -> tuple[Problem, ...]:
+    return tuple(sorted(problems, key=lambda p: p.line or 0))
 
 
 def _build(fields: _Fields) -> Record:
