@@ -137,7 +137,8 @@ def load(text: str, *, exact: bool = False) -> Document:
 
 # PyYAML's constructors raise these, not YAMLError, for values shaped like a
 # date, a number or a tagged scalar that they cannot convert (2020-02-30, !!int x).
-_CONSTRUCTOR_ERRORS = (ValueError, TypeError, KeyError, AttributeError, OverflowError)
+# (IndexError: an empty "!!float" scalar.) Any of them costs only the field it is in.
+_CONSTRUCTOR_ERRORS = (ValueError, TypeError, KeyError, AttributeError, OverflowError, IndexError)
 
 
 def _construct_fields(loader: Any, node: yaml.MappingNode) -> tuple[dict[Any, Any], tuple[tuple[str, int, str], ...]]:

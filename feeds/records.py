@@ -313,8 +313,22 @@ def _topics(fields: _Fields) -> tuple[str, ...]:
     return tuple(topics)
 
 
+INTERNAL = "a bug in feeds, please report it with this file"
+
+
 def parse_record(path: str, raw: bytes, *, exact: bool = False) -> ParseResult:
-    """Check one file's bytes; ``path`` is only used to name it in problems."""
+    """Check one file's bytes; ``path`` is only used to name it in problems.
+
+    Never raises: one file can never stop a build. An exception nothing here
+    foresaw rejects the file with a line that says so.
+    """
+    try:
+        return _parse(path, raw, exact)
+    except Exception as e:
+        return ParseResult(None, (Problem(path, f"cannot be read: {type(e).__name__} ({INTERNAL})"),))
+
+
+def _parse(path: str, raw: bytes, exact: bool) -> ParseResult:
     try:
         text = frontmatter.decode(raw)
         doc = frontmatter.load(text, exact=exact)
@@ -322,7 +336,7 @@ def parse_record(path: str, raw: bytes, *, exact: bool = False) -> ParseResult:
         return ParseResult(None, (Problem(path, e.message, e.line),))
     result = _check(path, doc)
     if result.problems and not doc.exact:  # load it again to tell the lines
-        return parse_record(path, raw, exact=True)
+        return _parse(path, raw, True)
     return result
 
 

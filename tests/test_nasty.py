@@ -34,6 +34,7 @@ EXPECTED = {
     "duplicate_source_url_newer.txt": ("published", None),
     "duplicate_source_url_older.txt": ("published", None),
     "emoji_cjk_rtl.txt": ("published", None),
+    "empty_tagged_float.txt": ("published", "heat: value cannot be read ('' is not a valid float)"),
     "huge_and_negative_dimensions.txt": ("published", "images[0]: width must be a positive whole number"),
     "impossible_date.txt": ("rejected", "publishedDateTime: value cannot be read ('2024-13-45'"),
     "impossible_unquoted_timestamp.txt": (
@@ -155,3 +156,15 @@ def test_iris_are_percent_encoded_and_unicode_text_is_kept(corpus: tuple[Path, R
     ids = {i["id"] for i in items}
     assert "https://xn--bcher-kva.example/stra%C3%9Fe?q=%C3%BC" in ids
     assert any(i["title"] == "人工知能のニュース 🚀" and i["summary"] == "😀 中文 العربية עברית" for i in items)
+
+
+def test_an_unforeseen_exception_rejects_only_that_file(monkeypatch: pytest.MonkeyPatch) -> None:
+    import feeds.records as records
+
+    def explode(path: str, doc: object) -> None:
+        raise ZeroDivisionError("boom")
+
+    monkeypatch.setattr(records, "_check", explode)
+    result = parse_record("x.txt", (NASTY / "emoji_cjk_rtl.txt").read_bytes())
+    assert result.record is None
+    assert str(result.problems[0]) == f"x.txt: error: cannot be read: ZeroDivisionError ({records.INTERNAL})"
