@@ -238,10 +238,7 @@ def check(seeds_dir: Path, output_format: str, max_bytes: int) -> None:
             "valid": records - flawed,
             "rejected": errors,
             "warnings": len(problems) - errors,
-            "problems": [
-                {"path": p.path, "line": p.line, "field": p.field, "severity": p.severity.value, "message": p.message}
-                for p in problems
-            ],
+            "problems": [p.as_dict() for p in problems],
         }
         click.echo(json.dumps(document, indent=2, ensure_ascii=False))
     else:

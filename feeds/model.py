@@ -27,6 +27,16 @@ class Problem:
     field: str | None = None
     severity: Severity = Severity.ERROR
 
+    def as_dict(self) -> dict[str, object]:
+        """The problem for JSON reports."""
+        return {
+            "path": self.path,
+            "line": self.line,
+            "field": self.field,
+            "severity": self.severity.value,
+            "message": self.message,
+        }
+
     def __str__(self) -> str:
         where = self.path if self.line is None else f"{self.path}:{self.line}"
         what = self.message if self.field is None else f"{self.field}: {self.message}"

@@ -93,10 +93,7 @@ class Report:
             "next_due": _stamp(self.next_due),
             "feeds": {"total": self.feeds, "changed": list(self.feeds_changed)},
             "files": {"written": list(self.written), "unchanged": self.unchanged},
-            "problems": [
-                {"path": p.path, "line": p.line, "field": p.field, "severity": p.severity.value, "message": p.message}
-                for p in self.problems
-            ],
+            "problems": [p.as_dict() for p in self.problems],
             "timings": {name: round(seconds, 4) for name, seconds in self.timings.items()},
         }
 
