@@ -1,9 +1,9 @@
 """Incremental reading: records are parsed again only when their file changed.
 
-The cache folder holds two files. ``index`` maps each record file to its size,
-modification time, content digest, problems and a small summary (what
-selection needs); it stays small, so loading it is cheap at any corpus size.
-``records`` keeps the full parsed records of the entries the last build put
+The cache folder holds three files. ``index`` maps each record file to its
+size and modification time (and its problems, if any): all that a build in
+which nothing changed reads. ``details`` holds each file's content digest and
+a small summary (what selection needs). ``records`` keeps the full parsed records of the entries the last build put
 in a feed, the only ones a build renders; any other record needed later is
 parsed again from its file.
 
@@ -35,14 +35,14 @@ from .selection import Listing
 
 FORMAT = 4  # bump when the cache layout or the meaning of a parse changes
 INDEX_FILE = "index"
+DETAILS_FILE = "details"
 RECORDS_FILE = "records"
 RACY_NS = 2_000_000_000  # mtimes this close to the index's write time are not trusted
 PARALLEL_FROM = 1_000  # files to parse before a second process pays off
 KEEP_PARSED = 5_000  # a run that parses more keeps only summaries in memory
 _KEY = f"feeds {__version__} cache {FORMAT}"
+_SUFFIXES = tuple(SUFFIXES)
 
-# (size, mtime_ns, digest, summary fields or None, problems as tuples)
-_Entry = tuple[int, int, bytes, tuple[Any, ...] | None, tuple[tuple[Any, ...], ...]]
 # what a parse returns: (digest, summary fields, problems, the pickled result or b"")
 _Parsed = tuple[bytes, tuple[Any, ...] | None, tuple[tuple[Any, ...], ...], bytes]
 
@@ -72,25 +72,21 @@ class Scan:
 
 
 def _walk(folder: Path) -> Iterator[tuple[str, os.stat_result]]:
-    """Every record file below ``folder`` with its stat, hidden entries skipped."""
-    stack = [folder]
+    """Every record file below ``folder`` with its stat, hidden entries skipped (in no set order)."""
+    stack = [str(folder)]
     while stack:
-        current = stack.pop()
         try:
-            with os.scandir(current) as it:
-                entries = sorted(it, key=lambda e: e.name)
-        except OSError:
+            with os.scandir(stack.pop()) as entries:
+                for entry in entries:
+                    name = entry.name
+                    if name.startswith("."):
+                        continue
+                    if entry.is_dir(follow_symlinks=False):
+                        stack.append(entry.path)
+                    elif name.lower().endswith(_SUFFIXES):
+                        yield entry.path, entry.stat()
+        except OSError:  # a folder or file that vanished or cannot be read while walking
             continue
-        for entry in reversed(entries):
-            if entry.name.startswith("."):
-                continue
-            if entry.is_dir(follow_symlinks=False):
-                stack.append(Path(entry.path))
-            elif os.path.splitext(entry.name)[1].lower() in SUFFIXES:
-                try:
-                    yield entry.path, entry.stat()
-                except OSError:
-                    continue
 
 
 def _read(path: str, max_bytes: int) -> tuple[bytes, ParseResult]:
@@ -129,7 +125,9 @@ class ParseCache:
         self.key = f"{_KEY} max {max_bytes}"
         self.max_bytes = max_bytes
         self.workers = workers if workers is not None else min(os.cpu_count() or 1, 4)
-        self.entries: dict[str, _Entry] = {}
+        self.stats: dict[str, tuple[int, int]] = {}  # path -> (size, mtime_ns): all a quiet build reads
+        self.found: dict[str, tuple[tuple[Any, ...], ...]] = {}  # path -> its problems, when it has any
+        self._details: dict[str, tuple[bytes, tuple[Any, ...] | None]] | None = None  # path -> (digest, summary)
         self.saved_ns = 0
         self.state: dict[str, Any] = {}
         self.changed = False  # whether the index differs from the one on disk
@@ -154,10 +152,22 @@ class ParseCache:
         data = self._load(INDEX_FILE)
         try:
             if data is not None:
-                self.entries, self.saved_ns, self.state = data["entries"], data["saved_ns"], data["state"]
+                self.stats, self.found = data["stats"], data["found"]
+                self.saved_ns, self.state = data["saved_ns"], data["state"]
         except KeyError:
-            self.entries, self.saved_ns, self.state = {}, 0, {}
+            self.stats, self.found, self.saved_ns, self.state = {}, {}, 0, {}
         return self
+
+    @property
+    def details(self) -> dict[str, tuple[bytes, tuple[Any, ...] | None]]:
+        """Digest and summary of every file, read from disk the first time they are needed."""
+        if self._details is None:
+            data = self._load(DETAILS_FILE)
+            loaded = data.get("details") if data else None
+            self._details = loaded if isinstance(loaded, dict) and loaded.keys() == self.stats.keys() else {}
+            if not self._details:  # lost or out of step with the index: parse everything again
+                self.stats, self.found = {}, {}
+        return self._details
 
     def save(self, state: dict[str, Any]) -> None:
         """Write what changed, atomically; a failure only costs the next run time."""
@@ -168,10 +178,11 @@ class ParseCache:
             self._load_blobs()
             if self._used != self._disk:
                 self._write(RECORDS_FILE, {"key": self.key, "records": self._used})
+            if self.changed:  # details first: an index never describes details that are not there
+                self._write(DETAILS_FILE, {"key": self.key, "details": self.details})
             if self.changed or state != self.state:
-                self._write(
-                    INDEX_FILE, {"key": self.key, "saved_ns": time.time_ns(), "entries": self.entries, "state": state}
-                )
+                index = {"key": self.key, "saved_ns": time.time_ns(), "stats": self.stats, "found": self.found}
+                self._write(INDEX_FILE, {**index, "state": state})
         except OSError:
             pass
         self.state = state
@@ -190,7 +201,7 @@ class ParseCache:
             on_disk = data.get("records") if data else None
             self._disk = on_disk if isinstance(on_disk, dict) else {}
             for path, blob in self._disk.items():
-                if path in self.entries:  # a changed file's old result was dropped by scan
+                if path in self.stats:  # a changed file's old result was dropped by refresh
                     self._blobs.setdefault(path, blob)
 
     # ---- scanning the record folder
@@ -202,31 +213,41 @@ class ParseCache:
 
     def refresh(self, source: Path, *, progress: Callable[[int, int], None] | None = None) -> tuple[int, int, int]:
         """Bring the index up to date with ``source``: (files parsed, reused, removed)."""
-        entries: dict[str, _Entry] = {}
+        stats: dict[str, tuple[int, int]] = {}
         todo: list[tuple[str, os.stat_result]] = []
         for path, stat in _walk(source):
-            old = self.entries.get(path)
+            old = self.stats.get(path)
             racy = stat.st_mtime_ns + RACY_NS >= self.saved_ns
-            if old is not None and old[0] == stat.st_size and old[1] == stat.st_mtime_ns and not racy:
-                entries[path] = old
+            if old is not None and old == (stat.st_size, stat.st_mtime_ns) and not racy:
+                stats[path] = old
             else:
                 todo.append((path, stat))
-        reused = len(entries)
+        removed = self.stats.keys() - stats.keys() - {path for path, _ in todo}
+        if not todo and not removed:
+            return 0, len(stats), 0
+        details = self.details  # needed now: what changed, and what is kept
+        if not details:  # the details were lost: every file is new
+            todo = [*((p, s) for p, s in todo), *((p, os.stat(p)) for p in stats)]
+            stats, removed = {}, set()
+        reused = len(stats)
         keep = len(todo) <= KEEP_PARSED
         parsed = self._parse([path for path, _ in todo], keep, progress)
         for (path, stat), (digest, fields, problems, blob) in zip(todo, parsed, strict=True):
-            entry = (stat.st_size, stat.st_mtime_ns, digest, fields, problems)
-            old = self.entries.get(path)
-            if old is None or old[2:] != entry[2:]:
+            if details.get(path) != (digest, fields) or self.found.get(path, ()) != problems:
                 self._blobs.pop(path, None)  # a stale result must never be rendered
-                self.changed = True
             if blob:
                 self._blobs[path] = blob
-            entries[path] = entry
-        removed = len(self.entries.keys() - entries.keys())
-        self.changed = self.changed or bool(removed) or bool(todo)
-        self.entries = entries
-        return len(todo), reused, removed
+            stats[path] = (stat.st_size, stat.st_mtime_ns)
+            details[path] = (digest, fields)
+            if problems:
+                self.found[path] = problems
+            else:
+                self.found.pop(path, None)
+        for path in removed:
+            details.pop(path, None)
+            self.found.pop(path, None)
+        self.stats, self.changed = stats, True
+        return len(todo), reused, len(removed)
 
     def _parse(self, paths: list[str], keep: bool, progress: Callable[[int, int], None] | None) -> list[_Parsed]:
         jobs = [(path, self.max_bytes, keep) for path in paths]
@@ -250,19 +271,14 @@ class ParseCache:
     def problems(self) -> list[Problem]:
         """Every problem of every file, in path order."""
         return [
-            Problem(p, m, line, f, Severity(v))
-            for path in sorted(self.entries)
-            for p, m, line, f, v in self.entries[path][4]
+            Problem(p, m, line, f, Severity(v)) for path in sorted(self.found) for p, m, line, f, v in self.found[path]
         ]
 
     def assemble(self, *, parsed: int = 0, reused: int = 0, removed: int = 0) -> Scan:
         listings: list[Listing] = []
-        problems: list[Problem] = []
         providers: dict[tuple[str, str, str], Provider] = {}
         rejected = 0
-        for path in sorted(self.entries):
-            _, _, _, fields, found = self.entries[path]
-            problems.extend(Problem(p, m, line, f, Severity(v)) for p, m, line, f, v in found)
+        for path, (_, fields) in sorted(self.details.items()):
             if fields is None:
                 rejected += 1
                 continue
@@ -270,7 +286,7 @@ class ParseCache:
             shared = providers.setdefault(provider, Provider(*provider))
             when = datetime.fromtimestamp(stamp, UTC)
             listings.append(Summary(path, url, when, is_published, tuple(topics), shared))
-        return Scan(listings, problems, parsed, reused, removed, rejected)
+        return Scan(listings, self.problems(), parsed, reused, removed, rejected)
 
     # ---- full records for the entries that are rendered
 

@@ -12,6 +12,7 @@ from collections import Counter, defaultdict
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime
+from functools import lru_cache
 from typing import Protocol, cast
 
 from .model import Feed, FeedKey, FeedKind, Provider, Record, Site
@@ -83,6 +84,7 @@ def select(records: Iterable[Listing], now: datetime) -> Selection:
     return Selection(kept_records, unpublished, scheduled, due - len(kept_records), next_due)
 
 
+@lru_cache(maxsize=65536)  # a few hundred topics, named hundreds of thousands of times
 def topic_key(name: str) -> str:
     """Topics that differ only in case, spacing or Unicode form are one topic."""
     return _SPACES.sub(" ", unicodedata.normalize("NFKC", name)).strip().casefold()

@@ -148,8 +148,8 @@ def test_a_corrupt_cache_is_rebuilt_not_trusted(tree: tuple[Path, Path, Path], d
 def test_another_release_or_size_limit_invalidates_the_cache(tree: tuple[Path, Path, Path]) -> None:
     seeds, out, cache = tree
     build(seeds, out, SITE, NOW, cache_dir=cache)
-    assert ParseCache(cache).load().entries
-    assert not ParseCache(cache, max_bytes=10).load().entries
+    assert ParseCache(cache).load().stats
+    assert not ParseCache(cache, max_bytes=10).load().stats
 
 
 def test_a_changed_config_rerenders_every_feed(tree: tuple[Path, Path, Path]) -> None:
@@ -257,3 +257,14 @@ def test_a_cold_build_of_many_files_parses_in_two_processes(tmp_path: Path) -> N
     assert {k: v[2] for k, v in snapshot(tmp_path / "a").items()} == {
         k: v[2] for k, v in snapshot(tmp_path / "b").items()
     }
+
+
+def test_a_lost_details_file_means_parsing_everything_again(tree: tuple[Path, Path, Path]) -> None:
+    seeds, out, cache = tree
+    build(seeds, out, SITE, NOW, cache_dir=cache)
+    (cache / "details").unlink()
+    (seeds / "0.txt").write_bytes(story(0, topic="Space", when="2025-03-10T09:00:00Z"))
+    age(seeds)
+    report = build(seeds, out, SITE, NOW, cache_dir=cache)
+    assert report.parsed == 6 and report.read == 6
+    assert "2025-03-10T09:00:00Z" in (out / "topics" / "space" / "feed.json").read_text(encoding="utf-8")
