@@ -126,7 +126,7 @@ def load(text: str, *, exact: bool = False) -> Document:
     for key_node, value_node in node.value:
         if isinstance(key_node.value, str):
             if key_node.value in key_lines:
-                duplicates.append((key_node.value, key_node.start_mark.line + 2))
+                duplicates.append((_one_line(key_node.value), key_node.start_mark.line + 2))
             key_lines[key_node.value] = key_node.start_mark.line + 2
             if isinstance(value_node, yaml.ScalarNode) and not value_node.style:  # "" in libyaml
                 plain[key_node.value] = value_node.value
@@ -157,7 +157,7 @@ def _construct_fields(loader: Any, node: yaml.MappingNode) -> tuple[dict[Any, An
                 label, why = key_node.value, f"{value_node.value[:60]!r} is not a valid {value_node.tag.split(':')[-1]}"
             else:
                 label, why = key_node.value, _one_line(e)
-            unreadable.append((str(label), key_node.start_mark.line + 2, why))
+            unreadable.append((_one_line(label), key_node.start_mark.line + 2, why))
     return data, tuple(unreadable)
 
 
@@ -195,5 +195,6 @@ def describe_yaml_error(error: yaml.MarkedYAMLError, first_line: int = 1) -> tup
     return message, line
 
 
-def _one_line(error: BaseException) -> str:
-    return " ".join(str(error).split())[:200] or type(error).__name__
+def _one_line(text: object) -> str:
+    """Any text (a YAML key, an error) on one line, cut to 200 characters."""
+    return " ".join(str(text).split())[:200] or type(text).__name__

@@ -8,6 +8,7 @@ one-child groups) through feedgen's own extension hooks.
 
 from __future__ import annotations
 
+import re
 from datetime import UTC, datetime
 from html import escape
 from typing import Any
@@ -34,6 +35,7 @@ MEDIA_NS = "http://search.yahoo.com/mrss/"
 DC_NS = "http://purl.org/dc/elements/1.1/"
 FH_NS = "http://purl.org/syndication/history/1.0"
 RSS_DOCS = "https://www.rssboard.org/rss-specification"
+_LOOKS_LIKE_HTML = re.compile(r"<|&(?:#[0-9]+|#[xX][0-9a-fA-F]+|[A-Za-z][A-Za-z0-9]*);")
 STYLESHEET = "feed.xsl"  # written by the pages module
 EPOCH = datetime(1970, 1, 1, tzinfo=UTC)  # "updated" of a feed with no entries
 
@@ -134,13 +136,14 @@ class _EntryParts(BaseEntryExtension):  # type: ignore[misc]
 
 
 def _escape_markup_in_title(title: Any) -> bool:
-    """HTML-escape a title that contains "<"; True when it did.
+    """HTML-escape a title that would read as HTML; True when it did.
 
-    Most readers treat RSS titles as HTML, so literal text such as "<b>" would
-    turn into markup; escaped, it is shown as written. Atom declares it with
-    type="html" (RFC 4287 §3.1.1.2).
+    Most readers treat RSS titles as HTML, so literal text such as "<b>" or
+    "&amp;" would turn into markup or a character; escaped, it is shown as
+    written. Atom declares it with type="html" (RFC 4287 §3.1.1.2). A plain
+    "R&D" reads the same either way and stays plain text.
     """
-    if title is None or "<" not in (title.text or ""):
+    if title is None or not _LOOKS_LIKE_HTML.search(title.text or ""):
         return False
     title.text = escape(title.text, quote=False)
     return True
