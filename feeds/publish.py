@@ -189,7 +189,8 @@ def read_known(out_dir: Path) -> tuple[KnownFeed, ...]:
         for entry in data["feeds"]:
             kind = FeedKind[entry["kind"].upper()]
             if kind is not FeedKind.ALL:
-                known.append(KnownFeed(kind, str(entry["key"]), str(entry["slug"]), str(entry["name"])))
+                updated = datetime.fromisoformat(entry["updated"]) if entry.get("updated") else None
+                known.append(KnownFeed(kind, str(entry["key"]), str(entry["slug"]), str(entry["name"]), updated))
         return tuple(known)
     except FileNotFoundError:
         return ()

@@ -154,6 +154,7 @@ class KnownFeed:
     group: str
     slug: str
     name: str
+    updated: datetime | None = None  # its newest entry's time when it was last built
 
 
 Fetch = Callable[[Sequence[Listing]], Sequence[Record]]
@@ -211,10 +212,16 @@ def plan_feeds(
         )
         for m, r in zip(needed, records, strict=True)
     }
+    # An empty document still needs a plausible, stable "updated": the newest
+    # entry of its group, or for a group with none left, its last known time.
+    last_known = {(k.kind, k.slug): k.updated for k in known}
+    newest: dict[FeedKey, datetime | None] = {}
     feeds = []
     for feed_key, group, name, page, pages, members, total in documents:
         entries = tuple(full[(m.path, m.url)] for m in members)
-        updated = entries[0].published_at if entries else None
+        if page is None:
+            newest[feed_key] = entries[0].published_at if entries else last_known.get((feed_key.kind, feed_key.slug))
+        updated = entries[0].published_at if entries else newest[feed_key]
         feeds.append(Feed(feed_key, group, name, entries, total, updated, page=page, pages=pages))
     return tuple(sorted(feeds, key=lambda f: (f.key.sort_key, f.page or 0)))
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -152,3 +153,15 @@ def test_a_feed_whose_stories_are_gone_stays_as_an_empty_feed() -> None:
     feeds = feeds_by_slug([make_record(topics=("AI",))], known=known)
     space = feeds[(FeedKind.TOPIC, "space")]
     assert (space.name, space.entries, space.updated) == ("Space", (), None)
+
+
+def test_an_emptied_feed_keeps_its_last_known_time_and_an_empty_archive_page_its_groups() -> None:
+    when = datetime(2025, 5, 1, tzinfo=UTC)
+    known = [KnownFeed(FeedKind.TOPIC, "space", "space", "Space", when)]
+    feeds = feeds_by_slug([make_record(topics=("AI",))], known=known)
+    assert feeds[(FeedKind.TOPIC, "space")].updated == when
+    site = replace(SITE, max_items=1, archives=True, archive_page_size=1)
+    records = [make_record(url=f"https://a.example/{i}", published_at=T + timedelta(days=i)) for i in range(3)]
+    documents = [f for f in plan_feeds(select(records, NOW), site) if f.key.kind is FeedKind.ALL]
+    assert [(f.page, len(f.entries)) for f in documents] == [(None, 1), (1, 1), (2, 1), (3, 0)]
+    assert documents[-1].updated == T + timedelta(days=2)  # the empty page dates from its group's newest entry
