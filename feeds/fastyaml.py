@@ -2,14 +2,14 @@
 
 ``load_mapping(text)`` returns exactly what ``yaml.load(text, Loader=yaml.CSafeLoader)``
 returns (same types and values), or None whenever it cannot be sure of that: then the
-caller falls back to PyYAML, which stays the reference and reports every error.
+caller loads with PyYAML, which stays the reference and reports every error.
 
-ryml parses in C++ and keeps each scalar's style (plain, quoted, block); this module
-turns plain scalars into values with PyYAML's own YAML 1.1 implicit resolver table and
-constructors, so ``yes`` is True, ``1e3`` a string and ``2020-01-24T10:36:00Z`` an aware
-datetime, as with PyYAML. Anything records do not contain falls back: anchors, aliases,
-tags, merge keys, non-string or duplicate keys, documents markers and directives,
-non-empty flow collections, tabs and non-printable characters, special ints and floats.
+ryml parses in C++ and keeps each scalar's style (plain, quoted, block); plain scalars
+become values here through PyYAML's own YAML 1.1 implicit resolver table and constructors,
+so ``yes`` is True, ``1e3`` a string and ``2020-01-24T10:36:00Z`` an aware datetime, as in
+PyYAML. What records do not contain falls back: anchors, aliases, tags, merge keys,
+non-string or duplicate keys, document markers, directives, non-empty flow collections,
+tabs and non-printable characters, non-decimal ints, base-60 numbers, .inf and .nan.
 """
 
 from __future__ import annotations
@@ -24,46 +24,54 @@ from typing import Any, Final
 import yaml
 
 try:
-    import ryml  # type: ignore[import-untyped,unused-ignore]
-    from ryml.ryml import _ryml  # type: ignore[import-untyped,unused-ignore]
+    import ryml  # type: ignore[import-untyped,import-not-found,unused-ignore]
+    from ryml.ryml import _ryml  # type: ignore[import-untyped,import-not-found,unused-ignore]
 except ImportError:  # pragma: no cover - the fast path is optional
-    ryml = None
+    ryml = _ryml = None
 
 __all__ = ["available", "load_mapping"]
 
 MAX_DEPTH: Final = 16  # records are 3 levels deep; deeper documents go to PyYAML and its checks
 MAX_KEY: Final = 64  # libyaml refuses simple keys over 1024 characters; records' keys are short
 
-# Anything but LF and characters that YAML 1.1 calls printable and not a line break:
-# no tab (libyaml and ryml disagree on tabs as separators), CR, NEL, LS, PS (line breaks
-# in YAML 1.1, content in 1.2), BOM, C0/C1 controls, DEL, surrogates (reader.py NON_PRINTABLE).
-# Also lines that start a document marker or a directive: one document only.
-_UNSURE_TEXT: Final = re.compile(
-    "[^\n\x20-\x7e\xa0-\u2027\u202a-\ud7ff\ue000-\ufefe\uff00-\ufffd\U00010000-\U0010ffff]|^(?:---|\\.\\.\\.|%)",
-    re.MULTILINE,
+# Anything but LF and what YAML 1.1 calls printable and not a line break (yaml/reader.py
+# NON_PRINTABLE): no tab (libyaml and ryml disagree on tabs as separators), CR, NEL, LS, PS
+# (line breaks in YAML 1.1, content in 1.2), BOM, C0 and C1 controls, DEL or surrogates.
+_UNSURE_CHAR: Final = re.compile(
+    "[^\n\x20-\x7e\xa0-\u2027\u202a-\ud7ff\ue000-\ufefe\uff00-\ufffd\U00010000-\U0010ffff]"
 )
+_MARKER: Final = re.compile(r"\n(?:---|\.\.\.|%)")  # a document marker or directive: one document only
+# Anything that may be a tag. Records have none, and ryml 0.15 crashes the process (free() of a
+# bad pointer) on some errors after tags, e.g. "!a\n!b\n!c\n!d": never let it see those.
+_TAG_START: Final = re.compile(r"(?:^|[ ,\[{])!", re.MULTILINE)
+# Characters that cannot start a plain scalar, where libyaml fails but ryml reads a string:
+# the reserved indicators @ and ` and the flow collection ends ] and } (YAML 1.1 c-indicator).
+_NOT_PLAIN_START: Final = frozenset("@`]}")
+# A block scalar's header: indentation and chomping indicators, then spaces and maybe a comment
+# (YAML 1.1 c-b-block-header). ryml ignores junk after it (`a: >-1e3` is '', not an error), so
+# when there are block scalars every `|` or `>` at a line start or after a space must look like one.
+_BLOCK_INDICATOR: Final = re.compile(r"(?:^|(?<= ))[|>]([^\n]*)", re.MULTILINE)
+_BLOCK_HEADER: Final = re.compile(r"(?:[1-9][+-]?|[+-][1-9]?)?(?:[ ]+#.*|[ ]*)\Z")
 
 # PyYAML's implicit resolvers for plain scalars: first character -> [(tag, pattern)], tried in
 # order (yaml/resolver.py: bool, float, int, merge, null, timestamp, value); the loader's own table.
 _RESOLVERS: Final[dict[str, list[tuple[str, re.Pattern[str]]]]] = yaml.CSafeLoader.yaml_implicit_resolvers
-_NULL, _BOOL, _INT, _FLOAT_TAG, _TIMESTAMP_TAG = (
+_NULL, _BOOL, _INT, _FLOAT, _TIMESTAMP = (
     f"tag:yaml.org,2002:{name}" for name in ("null", "bool", "int", "float", "timestamp")
 )
-# The subsets of the int and float patterns constructed here; the rest (0b, 0x, octal, base 60,
-# .inf, .nan) fall back. resolver.py: int `[-+]?(?:0|[1-9][0-9_]*)`; float
-# `[-+]?(?:[0-9][0-9_]*)\.[0-9_]*(?:[eE][-+][0-9]+)?` and `\.[0-9][0-9_]*(?:[eE][-+][0-9]+)?`.
-_DECIMAL: Final = re.compile(r"[-+]?(?:0|[1-9][0-9_]*)\Z")
-_FLOAT: Final = re.compile(r"(?:[-+]?[0-9][0-9_]*\.[0-9_]*|\.[0-9][0-9_]*)(?:[eE][-+][0-9]+)?\Z")
-# Characters that cannot start a plain scalar, where libyaml fails but ryml reads a string:
-# the reserved indicators @ and ` and the flow collection ends ] and } (YAML 1.1 §4.2.3, c-indicator).
-_NOT_PLAIN_START: Final = frozenset("@`]}")
-# A block scalar's header: indentation and chomping indicators, then spaces and maybe a comment
-# (YAML 1.1 §9.1.1, c-b-block-header). ryml ignores junk after it (`a: >-1e3` is '', not an error),
-# so every `|` or `>` after a space or at a line start must look like one when a block scalar is seen.
-_BLOCK_INDICATOR: Final = re.compile(r"(?:^|(?<= ))[|>]([^\n]*)", re.MULTILINE)
-_BLOCK_HEADER: Final = re.compile(r"(?:[1-9][+-]?|[+-][1-9]?)?(?:[ ]+#.*|[ ]*)\Z")
+# The parts of resolver.py's int and float patterns built here; the rest (0b, 0x, octal, base 60,
+# .inf, .nan) falls back. int: `[-+]?(?:0|[1-9][0-9_]*)`; float: `[-+]?(?:[0-9][0-9_]*)\.[0-9_]*
+# (?:[eE][-+][0-9]+)?` and `\.[0-9][0-9_]*(?:[eE][-+][0-9]+)?`.
+_DECIMAL_INT: Final = re.compile(r"[-+]?(?:0|[1-9][0-9_]*)\Z")
+_DECIMAL_FLOAT: Final = re.compile(r"(?:[-+]?[0-9][0-9_]*\.[0-9_]*|\.[0-9][0-9_]*)(?:[eE][-+][0-9]+)?\Z")
 _BOOLS: Final = yaml.constructor.SafeConstructor.bool_values  # yes/no/true/false/on/off, lowercased
-_TIMESTAMP: Final = yaml.constructor.SafeConstructor.timestamp_regexp
+_TIMESTAMP_PARTS: Final = yaml.constructor.SafeConstructor.timestamp_regexp
+# The form records use, 2020-01-24T10:36:00Z or +05:30 or a date alone: PyYAML's float and int
+# patterns cannot match it, its timestamp pattern does; built here without the general regex.
+_ISO: Final = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}(?:T[0-9]{2}:[0-9]{2}:[0-9]{2}(?:Z|[-+][0-9]{2}:[0-9]{2})?)?\Z")
+_SEEN: dict[str, Any] = {}  # plain scalar -> value: records repeat names, types, numbers, offsets
+_KEYS: dict[str, str] = {}  # plain key -> key, once checked
+_MISSING: Final = object()
 
 
 class _Unsure(Exception):
@@ -75,9 +83,25 @@ def available() -> bool:
     return ryml is not None
 
 
+@functools.cache
+def _offset(sign: str, hours: int, minutes: int) -> dt.timezone:
+    delta = dt.timedelta(hours=hours, minutes=minutes)  # raises for hours >= 24, as in PyYAML
+    return dt.timezone(-delta if sign == "-" else delta)
+
+
+def _iso(text: str) -> dt.date | dt.datetime:
+    """What ``_timestamp`` makes of a text that ``_ISO`` matches, without the general regex."""
+    year, month, day = int(text[:4]), int(text[5:7]), int(text[8:10])
+    if len(text) == 10:
+        return dt.date(year, month, day)
+    hour, minute, second = int(text[11:13]), int(text[14:16]), int(text[17:19])
+    tz = None if len(text) == 19 else dt.UTC if text[19] == "Z" else _offset(text[19], int(text[20:22]), int(text[23:]))
+    return dt.datetime(year, month, day, hour, minute, second, tzinfo=tz)
+
+
 def _timestamp(text: str) -> dt.date | dt.datetime:
     """PyYAML's ``SafeConstructor.construct_yaml_timestamp``, step by step."""
-    match = _TIMESTAMP.match(text)
+    match = _TIMESTAMP_PARTS.match(text)
     if match is None:
         raise _Unsure
     values = match.groupdict()
@@ -85,20 +109,19 @@ def _timestamp(text: str) -> dt.date | dt.datetime:
     if not values["hour"]:
         return dt.date(year, month, day)
     hour, minute, second = int(values["hour"]), int(values["minute"]), int(values["second"])
-    fraction = 0
-    if values["fraction"]:  # truncated or padded to microseconds
-        fraction = int(values["fraction"][:6].ljust(6, "0"))
+    fraction = int(values["fraction"][:6].ljust(6, "0")) if values["fraction"] else 0  # microseconds
     tzinfo: dt.tzinfo | None = None  # no offset: a naive datetime, as in PyYAML 6
     if values["tz_sign"]:
-        delta = dt.timedelta(hours=int(values["tz_hour"]), minutes=int(values["tz_minute"] or 0))
-        tzinfo = dt.timezone(-delta if values["tz_sign"] == "-" else delta)
-    elif values["tz"]:  # "Z"
-        tzinfo = dt.UTC  # the same object as PyYAML's datetime.timezone.utc
+        tzinfo = _offset(values["tz_sign"], int(values["tz_hour"]), int(values["tz_minute"] or 0))
+    elif values["tz"]:  # Z
+        tzinfo = dt.UTC  # the very object PyYAML uses, datetime.timezone.utc
     return dt.datetime(year, month, day, hour, minute, second, fraction, tzinfo=tzinfo)
 
 
-def _plain(text: str) -> Any:
+def _resolve(text: str) -> Any:
     """A plain scalar's value: ``BaseResolver.resolve`` for plain scalars, then the constructor."""
+    if _ISO.match(text):  # the common case first: PyYAML resolves it as a timestamp (see _ISO)
+        return _iso(text)
     for tag, pattern in _RESOLVERS.get(text[:1], ()):  # noqa: B007 - the match is used after the loop
         if pattern.match(text):
             break
@@ -110,13 +133,31 @@ def _plain(text: str) -> Any:
         return None
     if tag == _BOOL:
         return _BOOLS[text.lower()]
-    if tag == _INT and _DECIMAL.match(text):
+    if tag == _INT and _DECIMAL_INT.match(text):
         return int(text.replace("_", ""))
-    if tag == _FLOAT_TAG and _FLOAT.match(text):
+    if tag == _FLOAT and _DECIMAL_FLOAT.match(text):
         return float(text.replace("_", ""))
-    if tag == _TIMESTAMP_TAG:
+    if tag == _TIMESTAMP:
         return _timestamp(text)
-    raise _Unsure  # merge (<<), value (=), other ints and floats, or a tag added at run time
+    raise _Unsure  # merge (<<), value (=), other ints and floats, or a resolver added at run time
+
+
+def _plain(text: str) -> Any:
+    """``_resolve`` remembered: each value it returns is immutable, so it can be shared."""
+    if len(_SEEN) >= 50_000:
+        _SEEN.clear()
+    value = _SEEN[text] = _resolve(text)
+    return value
+
+
+def _key(text: str, plain: bool) -> str:
+    """A mapping key: a str that libyaml accepts as a simple key (short, on one line)."""
+    key = _plain(text) if plain else text
+    if type(key) is not str or len(key) > MAX_KEY or "\n" in key:
+        raise _Unsure  # PyYAML would make an int, bool, None or date key, or might refuse it
+    if plain:
+        _KEYS[text] = key
+    return key
 
 
 if ryml is not None:
@@ -124,31 +165,37 @@ if ryml is not None:
     # cost ~0.15 us a call; the Python proxy methods cost four times that.
     _KEY: Final[int] = ryml.KEY
     _MAP: Final[int] = ryml.MAP
-    _SEQ: Final[int] = ryml.SEQ
     _BLOCK: Final[int] = ryml.BLOCK
     _VALNIL: Final[int] = ryml.VALNIL
     _KEY_PLAIN: Final[int] = ryml.KEY_PLAIN
     _VAL_PLAIN: Final[int] = ryml.VAL_PLAIN
-    _BLOCK_STYLE: Final[int] = ryml.SCALAR_LITERAL | ryml.SCALAR_FOLDED
+    _BLOCK_SCALAR: Final[int] = ryml.SCALAR_LITERAL | ryml.SCALAR_FOLDED
     _CONTAINER: Final[int] = ryml.MAP | ryml.SEQ
-    _REFUSED: Final[int] = (  # anchors, aliases, tags, empty keys, documents, raw scalars
+    _PLAIN_PAIR: Final[int] = ryml.KEYVAL | ryml.KEY_PLAIN | ryml.VAL_PLAIN  # key: value (60% of nodes)
+    _QUOTED_PAIR: Final[int] = ryml.KEYVAL | ryml.KEY_PLAIN | ryml.VAL_DQUO  # key: "value" (17%)
+    _REFUSED: Final[int] = (  # anchors, aliases, tags, empty keys, documents, unfiltered scalars
         ryml.KEYREF | ryml.VALREF | ryml.KEYANCH | ryml.VALANCH | ryml.KEYTAG | ryml.VALTAG
     ) | (ryml.KEYNIL | ryml.KEY_UNFILT | ryml.VAL_UNFILT | ryml.DOC | (ryml.STREAM & ~ryml.SEQ))
     _parse: Final[Callable[[str, Any], None]] = _ryml.parse_csubstr
     _reorder: Final[Callable[[Any], None]] = _ryml.Tree_reorder
     _size: Final[Callable[[Any], int]] = _ryml.Tree_size
     _type: Final[Callable[[Any, int], int]] = _ryml.Tree_type
-    _key: Final[Callable[[Any, int], memoryview | None]] = _ryml.Tree_key
+    _key_view: Final[Callable[[Any, int], memoryview]] = _ryml.Tree_key
     _val: Final[Callable[[Any, int], memoryview | None]] = _ryml.Tree_val
     _children: Final[Callable[[Any, int], int]] = _ryml.Tree_num_children
 
 
-def _parse_quietly(text: str) -> Any:
-    """Parse into a new tree; None on a parse error.
+@functools.cache
+def _devnull() -> int:
+    return os.open(os.devnull, os.O_WRONLY)
 
-    ryml's default error handler writes each error to stderr (fd 2) before it throws, and
-    the Python binding cannot replace it. The caller reports PyYAML's error instead, so fd 2
-    points at /dev/null while ryml parses (~1.5 us; the GIL is held throughout the call).
+
+def _parse_quietly(text: str) -> Any:
+    """A new ryml tree of ``text``, or None on a parse error.
+
+    ryml's default error handler writes each error to stderr (fd 2) before it throws, and the
+    Python binding cannot replace it; the caller reports PyYAML's error instead. So fd 2 points
+    at /dev/null while ryml parses (~1.5 us; the call holds the GIL, so no Python thread writes).
     """
     tree = ryml.Tree()
     try:
@@ -159,7 +206,7 @@ def _parse_quietly(text: str) -> Any:
         if saved >= 0:
             os.dup2(_devnull(), 2)
         _parse(text, tree.this)
-    except Exception:  # ryml.ExceptionParse and friends: PyYAML will say what is wrong
+    except Exception:  # ryml.ExceptionParse and the like
         return None
     finally:
         if saved >= 0:
@@ -168,82 +215,93 @@ def _parse_quietly(text: str) -> Any:
     return tree
 
 
-@functools.cache
-def _devnull() -> int:
-    return os.open(os.devnull, os.O_WRONLY)
-
-
 def load_mapping(text: str) -> dict[str, Any] | None:
     """The front matter ``text`` as PyYAML's CSafeLoader loads it, or None if unsure.
 
-    None also for anything that is not a single block mapping, including YAML errors:
-    load with PyYAML then, to get its value or its error.
+    None too for anything but a single block mapping, and for YAML errors: load with PyYAML
+    then, for its value or its error.
     """
-    if ryml is None or _UNSURE_TEXT.search(text):
+    if ryml is None or _UNSURE_CHAR.search(text) or text.startswith(("---", "...", "%")) or _MARKER.search(text):
+        return None
+    if "!" in text and _TAG_START.search(text):
         return None
     tree = _parse_quietly(text)
     if tree is None:
         return None
-    t = tree.this
-    _reorder(t)  # node ids in document order (pre-order), which the walk below relies on
-    bits = _type(t, 0)
-    if bits & _REFUSED or not bits & _MAP:
-        return None
+    _reorder(tree.this)  # node ids in document order (pre-order), which the walk relies on
     try:
-        return _walk(t, bits, text)
-    except (_Unsure, ValueError, OverflowError):  # ValueError: e.g. 2024-13-01, which PyYAML raises
+        return _walk(tree.this, text)
+    # ValueError: 2024-13-01, which PyYAML raises too; the last three: a tree shape not foreseen
+    except (_Unsure, ValueError, OverflowError, TypeError, AttributeError, IndexError):
         return None
 
 
-def _walk(t: Any, root_bits: int, text: str) -> dict[str, Any]:
-    """Build the Python value from the tree in one pass over the node ids."""
+def _walk(t: Any, text: str) -> dict[str, Any]:
+    """Build the value in one pass over the node ids, all in document order."""
+    type_, key_view, val_view, children, missing = _type, _key_view, _val, _children, _MISSING  # locals: faster
+    refused, container_bits, valnil, val_plain, key_plain = _REFUSED, _CONTAINER, _VALNIL, _VAL_PLAIN, _KEY_PLAIN
+    seen_value, seen_key, plain_pair, quoted_pair = _SEEN.get, _KEYS.get, _PLAIN_PAIR, _QUOTED_PAIR
+    root_bits = type_(t, 0)
+    if root_bits & refused or not root_bits & _MAP:
+        raise _Unsure  # a scalar, a sequence, nothing or several documents
     root: dict[str, Any] = {}
     stack: list[tuple[Any, int]] = []  # (enclosing container, its children not yet seen)
     container: Any = root
-    left = _children(t, 0)
-    blocks = 0  # style bits of all scalars seen: were there block scalars?
+    left = children(t, 0)
     if left and not root_bits & _BLOCK:
         raise _Unsure
+    seen = bits = 0  # the type bits of all nodes, and of the last one
+    value: Any
     for node in range(1, _size(t)):
         while not left:
             container, left = stack.pop()
         left -= 1
-        bits = _type(t, node)
-        if bits & _REFUSED:
-            raise _Unsure
-        blocks |= bits
-        value: Any
-        if bits & _CONTAINER:
-            value = {} if bits & _MAP else []
-        elif bits & _VALNIL:  # `key:` with nothing after it: a plain empty scalar, null
-            value = None
-        else:
-            view = _val(t, node)
+        bits = type_(t, node)
+        if bits in (plain_pair, quoted_pair):  # the common nodes, with nothing else to check
+            key = key_view(t, node).tobytes().decode()
+            key = seen_key(key) or _key(key, True)
+            view = val_view(t, node)
             value = "" if view is None else view.tobytes().decode()
-            if bits & _VAL_PLAIN:
-                value = _plain(value)
-            # quoted, literal (|) and folded (>) scalars are always str (implicit resolution off)
-        if bits & _KEY:
-            view = _key(t, node)
-            key = "" if view is None else view.tobytes().decode()
-            if bits & _KEY_PLAIN:
-                key = _plain(key)
-            if type(key) is not str or type(container) is not dict or key in container:
-                raise _Unsure  # non-str keys, duplicate keys (PyYAML keeps the last one)
-            if len(key) > MAX_KEY or "\n" in key:
-                raise _Unsure  # libyaml refuses long or multi-line simple keys
+            if bits == plain_pair:
+                resolved = seen_value(value, missing)
+                value = _plain(value) if resolved is missing else resolved
+            if key in container:
+                raise _Unsure  # a duplicate key: PyYAML keeps the last value
             container[key] = value
-        elif type(container) is list:
-            container.append(value)
-        else:
+            continue
+        if bits & refused:
             raise _Unsure
-        if bits & _CONTAINER:
-            count = _children(t, node)
+        seen |= bits
+        if bits & container_bits:
+            value = {} if bits & _MAP else []
+        elif bits & valnil:  # `key:` and nothing: an empty plain scalar, null
+            value = None
+        else:  # quoted, literal (|) and folded (>) scalars are str: no implicit resolution
+            view = val_view(t, node)
+            value = "" if view is None else view.tobytes().decode()
+            if bits & val_plain:
+                resolved = seen_value(value, missing)
+                value = _plain(value) if resolved is missing else resolved
+        if bits & _KEY:
+            key = key_view(t, node).tobytes().decode()
+            key = (bits & key_plain and seen_key(key)) or _key(key, bool(bits & key_plain))
+            if key in container:
+                raise _Unsure  # a duplicate key: PyYAML keeps the last value
+            container[key] = value
+        else:
+            container.append(value)
+        if bits & container_bits:
+            count = children(t, node)
             if count:
                 if not bits & _BLOCK or len(stack) >= MAX_DEPTH:
                     raise _Unsure  # flow collections: YAML 1.1 and 1.2 plain scalars differ there
                 stack.append((container, left))
                 container, left = value, count
-    if blocks & _BLOCK_STYLE and not all(_BLOCK_HEADER.match(m[1]) for m in _BLOCK_INDICATOR.finditer(text)):
-        raise _Unsure
+    if seen & _BLOCK_SCALAR:
+        # a clipped block scalar at the very end without a line break: libyaml drops the final
+        # line break, ryml keeps one (`a: |\n  x` is 'x' in PyYAML, 'x\n' in ryml)
+        if bits & _BLOCK_SCALAR and not text.endswith("\n"):
+            raise _Unsure
+        if not all(_BLOCK_HEADER.match(header[1]) for header in _BLOCK_INDICATOR.finditer(text)):
+            raise _Unsure
     return root

@@ -1,7 +1,8 @@
 """Coverage-guided fuzzing of the record parser with atheris.
 
     pip install atheris
-    python fuzz/fuzz_records.py tests/data tests/data/nasty -max_total_time=600
+    mkdir -p /tmp/fuzz-corpus   # libFuzzer adds what it finds to the first folder
+    PYTHONPATH=. python fuzz/fuzz_records.py /tmp/fuzz-corpus tests/data tests/data/nasty -max_total_time=600
 
 Every input must come back as a record or as one-line problems: an exception
 the parser did not foresee, or a problem spanning lines, is a bug and stops
