@@ -119,6 +119,13 @@ SEEDS_DIR = click.argument("seeds_dir", default="seeds", type=click.Path(exists=
     type=click.FloatRange(min=0),
     help="Seconds to wait for another build of the same output to finish.",
 )
+@click.option(
+    "--max-bytes",
+    default=MAX_FILE_BYTES,
+    show_default=True,
+    type=click.IntRange(min=1),
+    help="Record files larger than this are rejected unread.",
+)
 @click.option("--ping", is_flag=True, help="Notify the configured WebSub hubs of the feeds that changed.")
 @click.option("-q", "--quiet", is_flag=True, help="Print nothing but problems.")
 def build(
@@ -132,6 +139,7 @@ def build(
     no_cache: bool,
     report_path: Path | None,
     wait: float,
+    max_bytes: int,
     ping: bool,
     quiet: bool,
 ) -> None:
@@ -166,6 +174,7 @@ def build(
             cache_dir=None if no_cache else cache_dir,
             wait=wait,
             progress=progress,
+            max_bytes=max_bytes,
         )
     except RecordError as e:
         close()

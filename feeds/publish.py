@@ -26,6 +26,7 @@ from . import __version__, pages
 from .cache import ParseCache
 from .errors import BusyError, OutputError, RecordError
 from .model import Feed, FeedKind, Format, Problem, Severity, Site
+from .records import MAX_FILE_BYTES
 from .renderers import render
 from .renderers.content import self_url
 from .renderers.jsonfeed import RELATED_DOC, related_doc_html
@@ -302,6 +303,7 @@ def build(
     wait: float = 0,
     progress: Callable[[int, int], None] | None = None,
     workers: int | None = None,
+    max_bytes: int = MAX_FILE_BYTES,
 ) -> Report:
     """Read ``source`` and publish it into ``out_dir``.
 
@@ -310,7 +312,7 @@ def build(
     rejected record stops the build before anything is written.
     """
     with build_lock(out_dir, wait):
-        return _build(source, out_dir, site, now, strict, cache_dir, progress, workers)
+        return _build(source, out_dir, site, now, strict, cache_dir, progress, workers, max_bytes)
 
 
 def _build(
@@ -322,9 +324,10 @@ def _build(
     cache_dir: Path | None,
     progress: Callable[[int, int], None] | None,
     workers: int | None,
+    max_bytes: int,
 ) -> Report:
     clock = _Clock()
-    cache = ParseCache(cache_dir, workers=workers)
+    cache = ParseCache(cache_dir, max_bytes, workers=workers)
     if cache_dir is not None:
         cache.load()
     parsed, reused, removed = cache.refresh(source, progress=progress)

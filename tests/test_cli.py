@@ -194,3 +194,13 @@ def test_check_passes_on_clean_records_and_writes_nothing(runner: CliRunner, tmp
     assert result.exit_code == 0
     assert result.stdout == "1 records checked: 1 valid, 0 rejected, 0 warnings\n"
     assert sorted(p.name for p in tmp_path.rglob("*")) == ["good.txt", "seeds"]
+
+
+def test_build_rejects_files_over_the_size_limit_unread(runner: CliRunner, tmp_path: Path) -> None:
+    seeds = tmp_path / "seeds"
+    seeds.mkdir()
+    (seeds / "good.txt").write_bytes(record_file(GOOD))
+    (seeds / "big.txt").write_bytes(record_file(GOOD.replace("/good", "/big"), "x" * 2000))
+    result = runner.invoke(main, ["build", str(seeds), "-o", str(tmp_path / "out"), "--max-bytes", "1000", "-q"])
+    assert result.exit_code == 0
+    assert "big.txt: error: file is" in result.stderr and "over the limit of 1000; not read" in result.stderr
