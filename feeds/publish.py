@@ -133,17 +133,29 @@ def manifest_json(feeds: Iterable[Feed], site: Site, next_due: datetime | None =
     return (json.dumps(document, ensure_ascii=False, indent=2) + "\n").encode("utf-8")
 
 
-def feed_digest(feed: Feed, site: Site) -> str:
-    """Changes whenever anything a feed's files are made from changes."""
-    return hashlib.blake2b(repr((__version__, site, feed)).encode("utf-8"), digest_size=16).hexdigest()
+def feed_digest(feed: Feed, site: Site, seen: dict[int, str] | None = None) -> str:
+    """Changes whenever anything a feed's files are made from changes.
+
+    ``seen`` keeps each entry's own digest by identity, since a record is an
+    entry of several feeds and its repr is most of the cost.
+    """
+    seen = {} if seen is None else seen
+    entries = []
+    for record in feed.entries:
+        if id(record) not in seen:
+            seen[id(record)] = hashlib.blake2b(repr(record).encode("utf-8"), digest_size=16).hexdigest()
+        entries.append(seen[id(record)])
+    head = replace(feed, entries=())
+    return hashlib.blake2b(repr((__version__, site, head, entries)).encode("utf-8"), digest_size=16).hexdigest()
 
 
 def plan_outputs(feeds: tuple[Feed, ...], site: Site, next_due: datetime | None = None) -> list[Output]:
     """Every output file, checked: no two feeds share a path, no path leaves the folder."""
     outputs: list[Output] = []
     owners: dict[PurePosixPath, str] = {}
+    seen: dict[int, str] = {}  # lives while ``feeds`` does, so ids stay unique
     for feed in feeds:
-        digest = feed_digest(feed, site)
+        digest = feed_digest(feed, site, seen)
         for fmt in Format:
             path = feed.path(fmt)
             owner = f"{feed.key.kind.name.lower()} {feed.name!r}" + ("" if feed.page is None else f" page {feed.page}")
