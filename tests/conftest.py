@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import os
 from dataclasses import replace
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 import pytest
+from hypothesis import settings
 
 from feeds.config import load_site
 from feeds.model import Image, Provider, Record, RelatedLink, Site
@@ -19,6 +21,12 @@ DIST = ROOT / "dist"
 DATA = Path(__file__).resolve().parent / "data"
 NOW = datetime(2026, 11, 26, tzinfo=UTC)  # the golden tree is built as of this moment
 SITE = Site(title="Test Feeds", base_url="https://feeds.example.org/")
+
+# CI explores the same examples on every run, so a result never depends on luck;
+# locally Hypothesis keeps looking for new ones.
+settings.register_profile("ci", derandomize=True, print_blob=True)
+if os.environ.get("CI"):
+    settings.load_profile("ci")
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
