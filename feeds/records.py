@@ -7,6 +7,7 @@ absolute http(s), times are aware UTC datetimes.
 
 from __future__ import annotations
 
+import ipaddress
 import os
 import re
 import unicodedata
@@ -91,9 +92,15 @@ def clean_url(value: str) -> str | None:
         ascii_host = host.encode("idna").decode("ascii") if not host.isascii() else host
     except UnicodeError:
         return None
-    if not re.fullmatch(r"[a-z0-9.\-]+|\[[0-9a-f:.]+\]", ascii_host.lower()):
+    host = ascii_host.lower()
+    if ":" in host:  # urlsplit strips the brackets of an IPv6 literal (RFC 3986 §3.2.2)
+        try:
+            host = f"[{ipaddress.IPv6Address(host).compressed}]"
+        except ValueError:
+            return None
+    elif not re.fullmatch(r"[a-z0-9.\-]+", host):
         return None
-    netloc = ascii_host.lower() if port is None else f"{ascii_host.lower()}:{port}"
+    netloc = host if port is None else f"{host}:{port}"
     safe = "/%:@!$&'()*+,;=-._~"
     return urlunsplit(
         (

@@ -647,6 +647,15 @@ def _feedparser_reads_json() -> bool:
 FEEDPARSER_READS_JSON = _feedparser_reads_json()
 
 
+def _as_feedparser_reads(text: str) -> str:
+    """feedparser 'repairs' text that looks like UTF-8 misread as Latin-1 ("Â¡" becomes
+    "¡"), in every element of every format; expect that of it, not of the feed."""
+    try:
+        return text.encode("iso-8859-1").decode("utf-8")
+    except (UnicodeEncodeError, UnicodeDecodeError):
+        return text
+
+
 def _as_shown(detail: Any) -> str:
     """A feedparser text construct as a reader shows it: HTML is unescaped once."""
     value: str = detail.value
@@ -677,9 +686,9 @@ def test_feedparser_reads_every_feed(inputs: list[tuple[Spec, bytes]]) -> None:
             assert [entry.get("link") for entry in parsed.entries] == urls, feed.path(fmt)
             # Titles and excerpts reach the reader as written: escaped exactly once.
             for entry, record in zip(parsed.entries, feed.entries, strict=True):
-                assert _as_shown(entry.title_detail) == record.title, feed.path(fmt)
+                assert _as_shown(entry.title_detail) == _as_feedparser_reads(record.title), feed.path(fmt)
                 if record.excerpt:
-                    assert _as_shown(entry.summary_detail) == record.excerpt, feed.path(fmt)
+                    assert _as_shown(entry.summary_detail) == _as_feedparser_reads(record.excerpt), feed.path(fmt)
 
 
 @pytest.mark.parametrize("fmt", [Format.RSS, Format.ATOM])

@@ -270,6 +270,9 @@ def test_control_characters_are_removed_and_unicode_kept() -> None:
         ("https://exa\tmple.com/", None),
         ("https://example.com/%41", "https://example.com/%41"),
         ("https:///nohost", None),
+        ("http://[::1]/a", "http://[::1]/a"),
+        ("http://[2001:DB8::0:1]:8080/", "http://[2001:db8::1]:8080/"),
+        ("http://[not:an:ip]/", None),
         ("https://example.com:99999/", None),
     ],
 )
