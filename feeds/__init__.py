@@ -1,3 +1,24 @@
-"""feeds: publish a folder of news records as RSS 2.0, Atom 1.0 and JSON Feed 1.1."""
+"""feeds: publish a folder of news records as RSS 2.0, Atom 1.0 and JSON Feed 1.1.
 
-__version__ = "0.1.0"
+The small public API: ``build`` a folder of records into an output tree, or
+``read_records`` / ``parse_record`` to check records without writing.
+"""
+
+__version__ = "0.1.0"  # set before the imports below, which read it
+
+from .model import Feed, Format, Problem, Record, Site
+from .publish import Report, build
+from .records import parse_record, read_records
+
+__all__ = [
+    "Feed",
+    "Format",
+    "Problem",
+    "Record",
+    "Report",
+    "Site",
+    "__version__",
+    "build",
+    "parse_record",
+    "read_records",
+]
