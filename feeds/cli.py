@@ -73,6 +73,13 @@ def main() -> None:
     """
 
 
+MAX_BYTES = click.option(
+    "--max-bytes",
+    default=MAX_FILE_BYTES,
+    show_default=True,
+    type=click.IntRange(min=1),
+    help="Record files larger than this are rejected unread.",
+)
 SEEDS_DIR = click.argument("seeds_dir", default="seeds", type=click.Path(exists=True, file_okay=False, path_type=Path))
 
 
@@ -119,13 +126,7 @@ SEEDS_DIR = click.argument("seeds_dir", default="seeds", type=click.Path(exists=
     type=click.FloatRange(min=0),
     help="Seconds to wait for another build of the same output to finish.",
 )
-@click.option(
-    "--max-bytes",
-    default=MAX_FILE_BYTES,
-    show_default=True,
-    type=click.IntRange(min=1),
-    help="Record files larger than this are rejected unread.",
-)
+@MAX_BYTES
 @click.option("--ping", is_flag=True, help="Notify the configured WebSub hubs of the feeds that changed.")
 @click.option("-q", "--quiet", is_flag=True, help="Print nothing but problems.")
 def build(
@@ -216,13 +217,7 @@ def _write_report(report: Report, path: Path) -> None:
     show_default=True,
     help="One line per problem, or a JSON document for pipelines.",
 )
-@click.option(
-    "--max-bytes",
-    default=MAX_FILE_BYTES,
-    show_default=True,
-    type=click.IntRange(min=1),
-    help="Files larger than this are rejected unread.",
-)
+@MAX_BYTES
 def check(seeds_dir: Path, output_format: str, max_bytes: int) -> None:
     """Check every record in SEEDS_DIR without writing anything.
 
