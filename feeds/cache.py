@@ -33,7 +33,7 @@ from .model import Problem, Provider, Record, Severity
 from .records import MAX_FILE_BYTES, SUFFIXES, ParseResult, parse_record
 from .selection import Listing
 
-FORMAT = 4  # bump when the cache layout or the meaning of a parse changes
+FORMAT = 5  # bump when the cache layout or the meaning of a parse changes
 INDEX_FILE = "index"
 DETAILS_FILE = "details"
 RECORDS_FILE = "records"

@@ -62,11 +62,10 @@ class Image:
 
 @dataclass(frozen=True)
 class RelatedLink:
-    """Other coverage of the same story."""
+    """Other coverage of the same story (its excerpt is not published, so not kept)."""
 
     url: str
     title: str
-    excerpt: str | None = None
     published: datetime | None = None
     provider: Provider | None = None
 

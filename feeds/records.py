@@ -292,7 +292,6 @@ def _related(fields: _Fields) -> tuple[RelatedLink, ...]:
             RelatedLink(
                 url=url,
                 title=_nested_text(item, "title") or url,
-                excerpt=(clean_text(item["excerpt"]) or None) if isinstance(item.get("excerpt"), str) else None,
                 published=when,
                 provider=provider,
             )
