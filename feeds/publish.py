@@ -16,6 +16,7 @@ import re
 import tempfile
 import time
 from collections.abc import Callable, Iterable, Iterator, Mapping
+from concurrent.futures import ProcessPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
@@ -33,6 +34,7 @@ from .renderers.jsonfeed import RELATED_DOC, related_doc_html
 from .selection import KnownFeed, plan_feeds, select
 
 MANIFEST = PurePosixPath("manifest.json")
+PARALLEL_RENDER = 200  # files to render before a second process pays off
 _SAFE_PART = re.compile(r"[a-z0-9][a-z0-9.\-]*")
 
 
@@ -44,6 +46,7 @@ class Output:
     make: Callable[[], bytes]
     digest: str | None = None  # None: always made, compared byte for byte
     feed: Feed | None = None
+    kind: str = ""  # for a feed's files: the Format's name, or "HTML" for its page
 
 
 @dataclass(frozen=True)
@@ -163,9 +166,10 @@ def plan_outputs(feeds: tuple[Feed, ...], site: Site, next_due: datetime | None 
                 raise OutputError(f"{path}: both {owners[path]} and {owner} would be written here")
             check_path(path)
             owners[path] = owner
-            outputs.append(Output(path, _renderer(feed, site, fmt), f"{digest}-{fmt.name}", feed))
+            outputs.append(Output(path, _renderer(feed, site, fmt), f"{digest}-{fmt.name}", feed, fmt.name))
         if feed.page is None:
-            outputs.append(Output(feed.key.folder / pages.INDEX, _page(feed, site), f"{digest}-HTML", feed))
+            page = feed.key.folder / pages.INDEX
+            outputs.append(Output(page, _page(feed, site), f"{digest}-HTML", feed, "HTML"))
     ordered = tuple(sorted((f for f in feeds if f.page is None), key=lambda feed: feed.key.sort_key))
     outputs.append(Output(pages.INDEX, lambda: pages.index_html(ordered, site).encode("utf-8")))
     outputs.append(Output(pages.OPML, lambda: pages.opml(ordered, site)))
@@ -173,6 +177,36 @@ def plan_outputs(feeds: tuple[Feed, ...], site: Site, next_due: datetime | None 
     outputs.append(Output(PurePosixPath(RELATED_DOC), lambda: related_doc_html(site)))
     outputs.append(Output(MANIFEST, lambda: manifest_json(ordered, site, next_due)))
     return outputs
+
+
+def render_feed_files(feed: Feed, site: Site, kinds: tuple[str, ...]) -> list[bytes]:
+    """A feed's files of the given kinds (Format names, or "HTML"): the unit of parallel rendering."""
+    return [
+        pages.feed_html(feed, site).encode("utf-8") if k == "HTML" else render(feed, site, Format[k]) for k in kinds
+    ]
+
+
+def _render_batch(batch: list[tuple[Feed | None, Site, tuple[str, ...]]]) -> list[list[bytes]]:
+    return [render_feed_files(feed, site, kinds) for feed, site, kinds in batch if feed is not None]
+
+
+def make_all(outputs: list[Output], site: Site, workers: int) -> list[bytes]:
+    """The bytes of ``outputs``, in order; feeds' files in ``workers`` processes when there are many."""
+    if workers < 2 or len(outputs) < PARALLEL_RENDER:
+        return [output.make() for output in outputs]
+    groups: dict[int, list[int]] = {}  # each feed's outputs, by position, rendered by one process
+    for index, output in enumerate(outputs):
+        if output.feed is not None and output.kind:
+            groups.setdefault(id(output.feed), []).append(index)
+    jobs = [(outputs[ix[0]].feed, site, tuple(outputs[i].kind for i in ix)) for ix in groups.values()]
+    size = max(1, len(jobs) // (workers * 4))
+    with ProcessPoolExecutor(workers) as pool:
+        done = pool.map(_render_batch, [jobs[i : i + size] for i in range(0, len(jobs), size)])
+        results = [files for batch in done for files in batch]
+    made: dict[int, bytes] = {}
+    for indexes, files in zip(groups.values(), results, strict=True):
+        made.update(zip(indexes, files, strict=True))
+    return [made[i] if i in made else output.make() for i, output in enumerate(outputs)]
 
 
 def _renderer(feed: Feed, site: Site, fmt: Format) -> Callable[[], bytes]:
@@ -362,14 +396,15 @@ def _build(
     before: dict[str, list[Any]] = cache.state.get("outputs", {})
     files: dict[PurePosixPath, bytes] = {}
     sizes: dict[str, list[Any]] = {}
-    skipped = 0
+    pending = []
     for output in outputs:
         old = before.get(str(output.path))
         if output.digest and old and old[0] == output.digest and _size(out_dir / output.path) == old[1]:
-            skipped += 1  # same inputs as the file on disk was made from
-            sizes[str(output.path)] = old
-            continue
-        data = output.make()
+            sizes[str(output.path)] = old  # same inputs as the file on disk was made from
+        else:
+            pending.append(output)
+    skipped = len(outputs) - len(pending)
+    for output, data in zip(pending, make_all(pending, site, cache.workers), strict=True):
         files[output.path] = data
         sizes[str(output.path)] = [output.digest, len(data)]
     clock.lap("render")

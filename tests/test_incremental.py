@@ -268,3 +268,15 @@ def test_a_lost_details_file_means_parsing_everything_again(tree: tuple[Path, Pa
     report = build(seeds, out, SITE, NOW, cache_dir=cache)
     assert report.parsed == 6 and report.read == 6
     assert "2025-03-10T09:00:00Z" in (out / "topics" / "space" / "feed.json").read_text(encoding="utf-8")
+
+
+def test_rendering_in_two_processes_gives_the_same_bytes(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import feeds.publish as publish
+
+    serial = build(SEEDS, tmp_path / "a", SITE, NOW, workers=1)
+    monkeypatch.setattr(publish, "PARALLEL_RENDER", 1)
+    parallel = build(SEEDS, tmp_path / "b", SITE, NOW, workers=2)
+    assert serial.written == parallel.written
+    assert {k: v[2] for k, v in snapshot(tmp_path / "a").items()} == {
+        k: v[2] for k, v in snapshot(tmp_path / "b").items()
+    }
