@@ -47,15 +47,8 @@ def tree(tmp_path_factory: pytest.TempPathFactory) -> Path:
     (base / "secret.txt").write_text(SECRET)
     (base / "outside").mkdir()
     (base / "outside" / "secret.txt").write_text(SECRET)
-    stand_ins = {  # written only if the build does not (yet) write them itself
-        "index.html": "<!doctype html><title>Feeds</title>",
-        "topics/ai/index.html": "<!doctype html><title>AI</title>",
-        "feeds.opml": '<?xml version="1.0" encoding="UTF-8"?><opml version="2.0"><head/><body/></opml>',
-        "feed.xsl": '<?xml version="1.0"?><xsl:stylesheet version="1.0" xmlns:xsl="http://www.w3.org/1999/XSL/Transform"/>',
-    }
-    for name, text in stand_ins.items():
-        if not (out / name).exists():
-            (out / name).write_text(text, encoding="utf-8")
+    for name in ("index.html", "topics/ai/index.html", "feeds.opml", "feed.xsl"):
+        assert (out / name).is_file(), name  # the build writes the discovery files served below
     (out / "robots.txt").write_text("User-agent: *\n")
     (out / ".feeds-cache").mkdir()
     (out / ".feeds-cache" / "state.json").write_text(SECRET)
