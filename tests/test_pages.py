@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import functools
 import json
 import os
 import re
@@ -13,7 +12,6 @@ import time
 from collections.abc import Iterator
 from dataclasses import replace
 from email.utils import parsedate_to_datetime
-from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path, PurePosixPath
 from typing import Any
 
@@ -29,6 +27,7 @@ from feeds.records import read_records
 from feeds.renderers import render
 from feeds.renderers.content import self_url
 from feeds.selection import KnownFeed, plan_feeds, select
+from feeds.serve import make_server
 
 from .conftest import NOW, SEEDS, SITE, make_record
 
@@ -294,14 +293,13 @@ BROWSER_FLAGS = (
 )
 
 
-class QuietHandler(SimpleHTTPRequestHandler):
-    def log_message(self, format: str, *args: Any) -> None:
-        pass
-
-
 @pytest.fixture(scope="module")
 def site_root(pages, built, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:  # type: ignore[no-untyped-def]
-    """The pages, plus all/rss.xml styled with feed.xsl, served over HTTP on a free port."""
+    """The pages served by ``feeds serve`` on a free port, plus a copy of all/rss.xml to style.
+
+    Chromium shows application/rss+xml as text, so the styled copy is named
+    styled.xml, which the server sends as XML, the way a browser applies XSLT.
+    """
     root = tmp_path_factory.mktemp("site")
     for path, data in pages.items():
         (root / path).parent.mkdir(parents=True, exist_ok=True)
@@ -309,8 +307,9 @@ def site_root(pages, built, tmp_path_factory: pytest.TempPathFactory) -> Iterato
     rss = re.sub(rb"<\?xml-stylesheet[^>]*\?>\s*", b"", (built[0] / "all" / "rss.xml").read_bytes())
     declaration, rest = rss.split(b"?>", 1)
     pi = b'\n<?xml-stylesheet type="text/xsl" href="/feed.xsl"?>'
-    (root / "all" / "rss.xml").write_bytes(declaration + b"?>" + pi + rest)
-    server = ThreadingHTTPServer(("127.0.0.1", 0), functools.partial(QuietHandler, directory=str(root)))
+    (root / "all" / "styled.xml").write_bytes(declaration + b"?>" + pi + rest)
+    server = make_server(root, "127.0.0.1", 0, 0)
+    server.RequestHandlerClass.log_message = lambda *args: None  # type: ignore[method-assign]
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
     try:
@@ -330,7 +329,7 @@ def chromium(url: str, profile: Path, *args: str) -> subprocess.CompletedProcess
     return result
 
 
-SHOTS = {"index.html": "index.png", "topics/ai/index.html": "topic.png", "all/rss.xml": "rss-xslt.png"}
+SHOTS = {"index.html": "index.png", "topics/ai/index.html": "topic.png", "all/styled.xml": "rss-xslt.png"}
 
 
 @pytest.mark.parametrize("page", SHOTS)
