@@ -33,7 +33,7 @@ from .model import Problem, Provider, Record, Severity
 from .records import MAX_FILE_BYTES, SUFFIXES, ParseResult, parse_record
 from .selection import Listing
 
-FORMAT = 5  # bump when the cache layout or the meaning of a parse changes
+FORMAT = 6  # bump when the cache layout or the meaning of a parse changes
 INDEX_FILE = "index"
 DETAILS_FILE = "details"
 RECORDS_FILE = "records"
@@ -128,6 +128,10 @@ class ParseCache:
         self.stats: dict[str, tuple[int, int]] = {}  # path -> (size, mtime_ns): all a quiet build reads
         self.found: dict[str, tuple[tuple[Any, ...], ...]] = {}  # path -> its problems, when it has any
         self._details: dict[str, tuple[bytes, tuple[Any, ...] | None]] | None = None  # path -> (digest, summary)
+        self._topics: list[str] = []  # the tables the summaries' numbers point into
+        self._providers: list[tuple[str, str, str]] = []
+        self._topic_ids: dict[str, int] = {}
+        self._provider_ids: dict[tuple[str, str, str], int] = {}
         self.saved_ns = 0
         self.state: dict[str, Any] = {}
         self.changed = False  # whether the index differs from the one on disk
@@ -160,14 +164,40 @@ class ParseCache:
 
     @property
     def details(self) -> dict[str, tuple[bytes, tuple[Any, ...] | None]]:
-        """Digest and summary of every file, read from disk the first time they are needed."""
+        """Digest and summary of every file, read from disk the first time they are needed.
+
+        In a summary, topics and the provider are numbers into two tables: a
+        few hundred names stand for millions of repeats, which keeps the file
+        small and quick to load.
+        """
         if self._details is None:
-            data = self._load(DETAILS_FILE)
-            loaded = data.get("details") if data else None
-            self._details = loaded if isinstance(loaded, dict) and loaded.keys() == self.stats.keys() else {}
-            if not self._details:  # lost or out of step with the index: parse everything again
-                self.stats, self.found = {}, {}
+            data = self._load(DETAILS_FILE) or {}
+            loaded, topics, providers = data.get("details"), data.get("topics"), data.get("providers")
+            fine = isinstance(loaded, dict) and loaded.keys() == self.stats.keys()
+            if fine and isinstance(topics, list) and isinstance(providers, list):
+                self._details, self._topics, self._providers = loaded, topics, providers
+            else:  # lost, damaged or out of step with the index: parse everything again
+                self._details, self.stats, self.found = {}, {}, {}
+            self._topic_ids = {t: i for i, t in enumerate(self._topics)}
+            self._provider_ids = {p: i for i, p in enumerate(self._providers)}
+        assert self._details is not None
         return self._details
+
+    def _encode(self, fields: tuple[Any, ...] | None) -> tuple[Any, ...] | None:
+        """A parse's summary with its topics and provider as numbers into the tables."""
+        if fields is None:
+            return None
+        url, stamp, is_published, topics, provider = fields
+        topic_ids = []
+        for topic in topics:
+            if topic not in self._topic_ids:
+                self._topic_ids[topic] = len(self._topics)
+                self._topics.append(topic)
+            topic_ids.append(self._topic_ids[topic])
+        if provider not in self._provider_ids:
+            self._provider_ids[provider] = len(self._providers)
+            self._providers.append(provider)
+        return (url, stamp, is_published, tuple(topic_ids), self._provider_ids[provider])
 
     def save(self, state: dict[str, Any]) -> None:
         """Write what changed, atomically; a failure only costs the next run time."""
@@ -179,7 +209,8 @@ class ParseCache:
             if self._used != self._disk:
                 self._write(RECORDS_FILE, {"key": self.key, "records": self._used})
             if self.changed:  # details first: an index never describes details that are not there
-                self._write(DETAILS_FILE, {"key": self.key, "details": self.details})
+                tables = {"topics": self._topics, "providers": self._providers}
+                self._write(DETAILS_FILE, {"key": self.key, "details": self.details, **tables})
             if self.changed or state != self.state:
                 index = {"key": self.key, "saved_ns": time.time_ns(), "stats": self.stats, "found": self.found}
                 self._write(INDEX_FILE, {**index, "state": state})
@@ -232,7 +263,8 @@ class ParseCache:
         reused = len(stats)
         keep = len(todo) <= KEEP_PARSED
         parsed = self._parse([path for path, _ in todo], keep, progress)
-        for (path, stat), (digest, fields, problems, blob) in zip(todo, parsed, strict=True):
+        for (path, stat), (digest, parsed_fields, problems, blob) in zip(todo, parsed, strict=True):
+            fields = self._encode(parsed_fields)
             if details.get(path) != (digest, fields) or self.found.get(path, ()) != problems:
                 self._blobs.pop(path, None)  # a stale result must never be rendered
             if blob:
@@ -276,16 +308,18 @@ class ParseCache:
 
     def assemble(self, *, parsed: int = 0, reused: int = 0, removed: int = 0) -> Scan:
         listings: list[Listing] = []
-        providers: dict[tuple[str, str, str], Provider] = {}
+        details = self.details
+        providers = [Provider(*provider) for provider in self._providers]
+        topics = self._topics
         rejected = 0
-        for path, (_, fields) in sorted(self.details.items()):
+        for path, (_, fields) in sorted(details.items()):
             if fields is None:
                 rejected += 1
                 continue
-            url, stamp, is_published, topics, provider = fields
-            shared = providers.setdefault(provider, Provider(*provider))
+            url, stamp, is_published, topic_ids, provider = fields
             when = datetime.fromtimestamp(stamp, UTC)
-            listings.append(Summary(path, url, when, is_published, tuple(topics), shared))
+            names = tuple(topics[i] for i in topic_ids)
+            listings.append(Summary(path, url, when, is_published, names, providers[provider]))
         return Scan(listings, self.problems(), parsed, reused, removed, rejected)
 
     # ---- full records for the entries that are rendered

@@ -309,7 +309,6 @@ def site_root(pages, built, tmp_path_factory: pytest.TempPathFactory) -> Iterato
     pi = b'\n<?xml-stylesheet type="text/xsl" href="/feed.xsl"?>'
     (root / "all" / "styled.xml").write_bytes(declaration + b"?>" + pi + rest)
     server = make_server(root, "127.0.0.1", 0, 0)
-    server.RequestHandlerClass.log_message = lambda *args: None  # type: ignore[method-assign]
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
     try:
