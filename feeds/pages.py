@@ -17,7 +17,15 @@ from pathlib import PurePosixPath
 from lxml import etree
 
 from .model import Feed, FeedKind, Format, Record, Site
-from .renderers.content import RELATED_HEADING, feed_description, feed_title, human_date, self_url
+from .renderers.content import (
+    RELATED_HEADING,
+    feed_description,
+    feed_title,
+    human_date,
+    related_items,
+    self_url,
+    size_attributes,
+)
 from .selection import newest_first
 
 INDEX = PurePosixPath("index.html")
@@ -310,21 +318,12 @@ def entry_html(record: Record) -> str:
     image = ""
     if record.images:
         first = record.images[0]
-        size = "".join(
-            f' {side}="{value}"' for side, value in (("width", first.width), ("height", first.height)) if value
-        )
         # The title is right above, so an image without a title of its own is decorative.
-        image = f'<img src="{escape(first.url)}" alt="{escape(first.title or "")}"{size} loading="lazy">\n'
+        alt = escape(first.title or "")
+        image = f'<img src="{escape(first.url)}" alt="{alt}"{size_attributes(first)} loading="lazy">\n'
     related = ""
     if record.related:
-        items = []
-        for link in record.related:
-            about = [link.provider.name] if link.provider else []
-            if link.published:
-                about.append(human_date(link.published))
-            note = f" ({escape(', '.join(about))})" if about else ""
-            items.append(f'<li><a href="{escape(link.url)}">{escape(link.title)}</a>{note}</li>')
-        related = f"<h3>{RELATED_HEADING}</h3>\n<ul>\n" + "\n".join(items) + "\n</ul>\n"
+        related = f"<h3>{RELATED_HEADING}</h3>\n<ul>\n" + "\n".join(related_items(record)) + "\n</ul>\n"
     return fill(
         ENTRY,
         url=escape(record.url),

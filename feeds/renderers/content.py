@@ -8,7 +8,7 @@ from functools import lru_cache
 from html import escape
 from urllib.parse import urlsplit
 
-from ..model import Feed, FeedKind, Format, Record, Site
+from ..model import Feed, FeedKind, Format, Image, Record, Site
 
 # Shown in the HTML of each entry; readers that ignore rel="related" still show it.
 RELATED_HEADING = "Related coverage"
@@ -67,27 +67,34 @@ def excerpt_html(record: Record) -> str | None:
     return None if record.excerpt is None else escape(record.excerpt)
 
 
+def size_attributes(image: Image) -> str:
+    """` width="…" height="…"` for the sides an image states, for an <img> tag."""
+    return "".join(f' {side}="{value}"' for side, value in (("width", image.width), ("height", image.height)) if value)
+
+
+def related_items(record: Record) -> list[str]:
+    """One <li> per related story: its linked title, then provider and date."""
+    items = []
+    for link in record.related:
+        about = [link.provider.name] if link.provider else []
+        if link.published:
+            about.append(human_date(link.published))
+        note = f" ({escape(', '.join(about))})" if about else ""
+        items.append(f'<li><a href="{escape(link.url)}">{escape(link.title)}</a>{note}</li>')
+    return items
+
+
 @lru_cache(maxsize=4096)  # a record is in several feeds, each in three formats
 def entry_html(record: Record) -> str:
     """The entry's HTML body: first image, excerpt, source link, related coverage."""
     parts: list[str] = []
     if record.images:
         image = record.images[0]
-        size = "".join(
-            f' {side}="{value}"' for side, value in (("width", image.width), ("height", image.height)) if value
-        )
         alt = escape(image.title or record.title)
-        parts.append(f'<p><img src="{escape(image.url)}" alt="{alt}"{size}></p>')
+        parts.append(f'<p><img src="{escape(image.url)}" alt="{alt}"{size_attributes(image)}></p>')
     if record.excerpt:
         parts.append(f"<p>{escape(record.excerpt)}</p>")
     parts.append(f'<p><a href="{escape(record.url)}">Read the story at {escape(record.provider.name)}</a></p>')
     if record.related:
-        items = []
-        for link in record.related:
-            about = [p for p in (link.provider.name if link.provider else None,) if p]
-            if link.published:
-                about.append(human_date(link.published))
-            note = f" ({escape(', '.join(about))})" if about else ""
-            items.append(f'<li><a href="{escape(link.url)}">{escape(link.title)}</a>{note}</li>')
-        parts.append(f"<h3>{RELATED_HEADING}</h3><ul>{''.join(items)}</ul>")
+        parts.append(f"<h3>{RELATED_HEADING}</h3><ul>{''.join(related_items(record))}</ul>")
     return "\n".join(parts)
