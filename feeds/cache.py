@@ -20,7 +20,7 @@ import marshal
 import os
 import pickle
 import time
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Sequence
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -30,7 +30,7 @@ from typing import Any
 from . import __version__
 from .errors import FeedsError
 from .model import Problem, Provider, Record, Severity
-from .records import MAX_FILE_BYTES, SUFFIXES, ParseResult, parse_record
+from .records import MAX_FILE_BYTES, ParseResult, parse_record, read_raw, walk_record_files
 from .selection import Listing
 
 FORMAT = 6  # bump when the cache layout or the meaning of a parse changes
@@ -41,7 +41,6 @@ RACY_NS = 2_000_000_000  # mtimes this close to the index's write time are not t
 PARALLEL_FROM = 1_000  # files to parse before a second process pays off
 KEEP_PARSED = 5_000  # a run that parses more keeps only summaries in memory
 _KEY = f"feeds {__version__} cache {FORMAT}"
-_SUFFIXES = tuple(SUFFIXES)
 
 # what a parse returns: (digest, summary fields, problems, the pickled result or b"")
 _Parsed = tuple[bytes, tuple[Any, ...] | None, tuple[tuple[Any, ...], ...], bytes]
@@ -71,34 +70,10 @@ class Scan:
     rejected: int
 
 
-def _walk(folder: Path) -> Iterator[tuple[str, os.stat_result]]:
-    """Every record file below ``folder`` with its stat, hidden entries skipped (in no set order)."""
-    stack = [str(folder)]
-    while stack:
-        try:
-            with os.scandir(stack.pop()) as entries:
-                for entry in entries:
-                    name = entry.name
-                    if name.startswith("."):
-                        continue
-                    if entry.is_dir(follow_symlinks=False):
-                        stack.append(entry.path)
-                    elif name.lower().endswith(_SUFFIXES):
-                        yield entry.path, entry.stat()
-        except OSError:  # a folder or file that vanished or cannot be read while walking
-            continue
-
-
 def _read(path: str, max_bytes: int) -> tuple[bytes, ParseResult]:
-    try:
-        size = os.stat(path).st_size
-        if size > max_bytes:
-            message = f"file is {size} bytes, over the limit of {max_bytes}; not read"
-            return b"", ParseResult(None, (Problem(path, message),))
-        with open(path, "rb") as stream:
-            raw = stream.read()
-    except OSError as e:
-        return b"", ParseResult(None, (Problem(path, f"cannot read: {e.strerror or e}"),))
+    raw = read_raw(path, max_bytes)
+    if isinstance(raw, Problem):
+        return b"", ParseResult(None, (raw,))
     return hashlib.blake2b(raw, digest_size=16).digest(), parse_record(path, raw)
 
 
@@ -246,7 +221,7 @@ class ParseCache:
         """Bring the index up to date with ``source``: (files parsed, reused, removed)."""
         stats: dict[str, tuple[int, int]] = {}
         todo: list[tuple[str, os.stat_result]] = []
-        for path, stat in _walk(source):
+        for path, stat in walk_record_files(source):
             old = self.stats.get(path)
             racy = stat.st_mtime_ns + RACY_NS >= self.saved_ns
             if old is not None and old == (stat.st_size, stat.st_mtime_ns) and not racy:

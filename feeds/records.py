@@ -24,6 +24,7 @@ from . import frontmatter
 from .model import Image, Problem, Provider, Record, RelatedLink, Severity
 
 SUFFIXES = frozenset({".txt", ".md", ".yaml", ".yml"})
+_SUFFIX_TUPLE = tuple(SUFFIXES)
 MAX_FILE_BYTES = 4 * 1024 * 1024  # a record is a few KB; far larger files are refused unread
 MAX_TEXT = 10_000  # characters kept of any one text field
 MAX_ITEMS = 100  # images or related items kept per record
@@ -419,26 +420,34 @@ def _build(fields: _Fields) -> Record:
 # ---------------------------------------------------------------- reading
 
 
-def find_record_files(folder: Path) -> Iterator[Path]:
-    """Every record file below ``folder``, in a stable order; hidden entries skipped."""
-    for root, dirs, files in os.walk(folder):
-        dirs[:] = sorted(d for d in dirs if not d.startswith("."))
-        for name in sorted(files):
-            if not name.startswith(".") and Path(name).suffix.lower() in SUFFIXES:
-                yield Path(root, name)
+def walk_record_files(folder: Path) -> Iterator[tuple[str, os.stat_result]]:
+    """Every record file below ``folder`` with its stat, hidden entries skipped (in no set order)."""
+    stack = [str(folder)]
+    while stack:
+        try:
+            with os.scandir(stack.pop()) as entries:
+                for entry in entries:
+                    name = entry.name
+                    if name.startswith("."):
+                        continue
+                    if entry.is_dir(follow_symlinks=False):
+                        stack.append(entry.path)
+                    elif name.lower().endswith(_SUFFIX_TUPLE):
+                        yield entry.path, entry.stat()
+        except OSError:  # a folder or file that vanished or cannot be read while walking
+            continue
 
 
-def read_record(path: Path, name: str, max_bytes: int = MAX_FILE_BYTES) -> ParseResult:
-    """Read and parse one file, refusing oversized or unreadable ones."""
+def read_raw(path: str, max_bytes: int = MAX_FILE_BYTES) -> bytes | Problem:
+    """A record file's bytes, or the problem that kept them from being read."""
     try:
-        size = path.stat().st_size
+        size = os.stat(path).st_size
         if size > max_bytes:
-            message = f"file is {size} bytes, over the limit of {max_bytes}; not read"
-            return ParseResult(None, (Problem(name, message),))
-        raw = path.read_bytes()
+            return Problem(path, f"file is {size} bytes, over the limit of {max_bytes}; not read")
+        with open(path, "rb") as stream:
+            return stream.read()
     except OSError as e:
-        return ParseResult(None, (Problem(name, f"cannot read: {e.strerror or e}"),))
-    return parse_record(name, raw)
+        return Problem(path, f"cannot read: {e.strerror or e}")
 
 
 def read_records(
@@ -449,8 +458,9 @@ def read_records(
     """All records below ``folder`` and every problem found, both in path order."""
     records: list[Record] = []
     problems: list[Problem] = []
-    for path in find_record_files(folder):
-        result = read_record(path, path.as_posix(), max_bytes)
+    for path in sorted(path for path, _ in walk_record_files(folder)):
+        raw = read_raw(path, max_bytes)
+        result = ParseResult(None, (raw,)) if isinstance(raw, Problem) else parse_record(path, raw)
         problems.extend(result.problems)
         if result.record is not None:
             records.append(result.record)
