@@ -228,6 +228,14 @@ def check_path(path: PurePosixPath) -> None:
         raise OutputError(f"{path}: unsafe output path")
 
 
+def known_feeds(feeds: Iterable[Feed]) -> tuple[KnownFeed, ...]:
+    """The topic and provider feeds as the manifest records them, in its order."""
+    heads = sorted(
+        (f for f in feeds if f.page is None and f.key.kind is not FeedKind.ALL), key=lambda f: f.key.sort_key
+    )
+    return tuple(KnownFeed(f.key.kind, f.group, f.key.slug, f.name, f.updated) for f in heads)
+
+
 def read_known(out_dir: Path) -> tuple[KnownFeed, ...]:
     """The topic and provider feeds an earlier build recorded in its manifest."""
     try:
@@ -377,7 +385,8 @@ def _build(
     if cache_dir is not None:
         cache.load()
     parsed, reused, removed = cache.refresh(source, progress=progress)
-    settings = repr((__version__, site, read_known(out_dir)))
+    known = read_known(out_dir)
+    settings = repr((__version__, site, known))
     quiet = _unchanged(cache, out_dir, settings, now)
     if quiet is not None:  # nothing to select, render or write: answer from the last build
         if strict and quiet.rejected:
@@ -390,7 +399,7 @@ def _build(
     if strict and scan.rejected:
         raise RecordError(tuple(scan.problems))
     selection = select(scan.listings, now)
-    feeds = plan_feeds(selection, site, read_known(out_dir), fetch=cache.fetch)
+    feeds = plan_feeds(selection, site, known, fetch=cache.fetch)
     outputs = plan_outputs(feeds, site, selection.next_due)
     clock.lap("select")
     before: dict[str, list[Any]] = cache.state.get("outputs", {})
@@ -413,7 +422,7 @@ def _build(
     counts = [len(scan.listings) + scan.rejected, len(selection.records), selection.unpublished]
     counts += [selection.scheduled, selection.duplicates, sum(1 for feed in feeds if feed.page is None)]
     due = None if selection.next_due is None else selection.next_due.timestamp()
-    settings = repr((__version__, site, read_known(out_dir)))  # as the next build will see them
+    settings = repr((__version__, site, known_feeds(feeds)))  # as the next build will read them
     cache.save({"outputs": sizes, "settings": settings, "counts": counts, "next_due": due})
     changed = {o.feed.key.folder.as_posix() for o in outputs if o.feed and str(o.path) in written}
     heads = sum(1 for feed in feeds if feed.page is None)

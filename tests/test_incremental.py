@@ -280,3 +280,12 @@ def test_rendering_in_two_processes_gives_the_same_bytes(tmp_path: Path, monkeyp
     assert {k: v[2] for k, v in snapshot(tmp_path / "a").items()} == {
         k: v[2] for k, v in snapshot(tmp_path / "b").items()
     }
+
+
+def test_the_build_after_a_change_is_followed_by_a_quiet_one(tree: tuple[Path, Path, Path]) -> None:
+    seeds, out, cache = tree
+    build(seeds, out, SITE, NOW, cache_dir=cache)
+    (seeds / "2.txt").unlink()
+    assert build(seeds, out, SITE, NOW, cache_dir=cache).timings["select"] > 0
+    quiet = build(seeds, out, SITE, NOW, cache_dir=cache)  # answered from the last build's state
+    assert (quiet.timings["select"], quiet.timings["render"], quiet.written) == (0.0, 0.0, ())
