@@ -3,9 +3,9 @@
 The cache folder holds three files. ``index`` maps each record file to its
 size and modification time (and its problems, if any): all that a build in
 which nothing changed reads. ``details`` holds each file's content digest and
-a small summary (what selection needs). ``records`` keeps the full parsed records of the entries the last build put
-in a feed, the only ones a build renders; any other record needed later is
-parsed again from its file.
+a small summary (what selection needs). ``records`` keeps the full parsed
+records of the entries the last build put in a feed, with the digest of the
+file each came from; any other record needed later is parsed again.
 
 A file is trusted unchanged when size and mtime match, unless its mtime is
 too close to the index's own write time to tell (the "racily clean" case):
@@ -18,37 +18,40 @@ from __future__ import annotations
 import hashlib
 import marshal
 import os
-import pickle
 import time
 from collections.abc import Callable, Sequence
-from concurrent.futures import ProcessPoolExecutor
+from contextlib import nullcontext
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 from . import __version__
+from .codec import decode_problems, decode_record, encode_problems, encode_record, from_micros
 from .errors import FeedsError
-from .model import Problem, Provider, Record, Severity
-from .records import MAX_FILE_BYTES, ParseResult, parse_record, read_raw, walk_record_files
-from .selection import Listing
+from .model import Problem, Provider, Record
+from .records import MAX_FILE_BYTES, parse_record, read_raw, walk_record_files
+from .selection import Listing, Shortlist
+from .workers import Workers
 
-FORMAT = 6  # bump when the cache layout or the meaning of a parse changes
+FORMAT = 7  # bump when the cache layout or the meaning of a parse changes
 INDEX_FILE = "index"
 DETAILS_FILE = "details"
 RECORDS_FILE = "records"
 RACY_NS = 2_000_000_000  # mtimes this close to the index's write time are not trusted
 PARALLEL_FROM = 1_000  # files to parse before a second process pays off
-KEEP_PARSED = 5_000  # a run that parses more keeps only summaries in memory
 _KEY = f"feeds {__version__} cache {FORMAT}"
 
-# what a parse returns: (digest, summary fields, problems, the pickled result or b"")
+# what a parse returns: (digest of the file, summary fields or None, problems, the record, marshalled)
 _Parsed = tuple[bytes, tuple[Any, ...] | None, tuple[tuple[Any, ...], ...], bytes]
 
 
-@dataclass(frozen=True)
-class Summary:
-    """A cached record's identity and grouping fields: a ``Listing`` without the rest."""
+class Summary(NamedTuple):
+    """A cached record's identity and grouping fields: a ``Listing`` without the rest.
+
+    A named tuple rather than a dataclass: a build makes one per record file,
+    and a tuple is made several times faster.
+    """
 
     path: str
     url: str
@@ -70,36 +73,39 @@ class Scan:
     rejected: int
 
 
-def _read(path: str, max_bytes: int) -> tuple[bytes, ParseResult]:
-    raw = read_raw(path, max_bytes)
-    if isinstance(raw, Problem):
-        return b"", ParseResult(None, (raw,))
-    return hashlib.blake2b(raw, digest_size=16).digest(), parse_record(path, raw)
+def _parse_batch(jobs: list[tuple[str, int]]) -> list[_Parsed]:
+    """Worker: read and parse files; return each one's digest, summary, problems and record, as plain values.
 
-
-def _parse_batch(jobs: list[tuple[str, int, bool]]) -> list[_Parsed]:
-    """Worker: parse files; return digest, summary, problems (and the pickled result if asked)."""
+    The record travels marshalled: one bytes object per record is cheap to
+    send, and the reader unpacks only the few it keeps.
+    """
     out: list[_Parsed] = []
-    for path, max_bytes, keep in jobs:
-        digest, result = _read(path, max_bytes)
+    for path, max_bytes in jobs:
+        raw = read_raw(path, max_bytes)
+        if isinstance(raw, Problem):
+            out.append((b"", None, encode_problems((raw,)), b""))
+            continue
+        digest = hashlib.blake2b(raw, digest_size=16).digest()
+        result = parse_record(path, raw)
+        problems = encode_problems(result.problems)
         r = result.record
-        fields = None
-        if r is not None:
-            provider = (r.provider.name, r.provider.key, r.provider.url)
-            fields = (r.url, r.published_at.timestamp(), r.is_published, r.topics, provider)
-        problems = tuple((p.path, p.message, p.line, p.field, p.severity.value) for p in result.problems)
-        out.append((digest, fields, problems, pickle.dumps(result, protocol=5) if keep else b""))
+        if r is None:
+            out.append((digest, None, problems, b""))
+            continue
+        record = encode_record(r)
+        fields = (r.url, record[3], r.is_published, r.topics, record[5])  # url, time, flag, topics, provider
+        out.append((digest, fields, problems, marshal.dumps(record)))
     return out
 
 
 class ParseCache:
     """The cache folder. ``load`` never fails: it starts empty when in doubt."""
 
-    def __init__(self, folder: Path | None, max_bytes: int = MAX_FILE_BYTES, workers: int | None = None) -> None:
+    def __init__(self, folder: Path | None, max_bytes: int = MAX_FILE_BYTES, workers: Workers | None = None) -> None:
         self.folder = folder
         self.key = f"{_KEY} max {max_bytes}"
         self.max_bytes = max_bytes
-        self.workers = workers if workers is not None else min(os.cpu_count() or 1, 4)
+        self.workers = workers  # None: processes of its own for each large parse
         self.stats: dict[str, tuple[int, int]] = {}  # path -> (size, mtime_ns): all a quiet build reads
         self.found: dict[str, tuple[tuple[Any, ...], ...]] = {}  # path -> its problems, when it has any
         self._details: dict[str, tuple[bytes, tuple[Any, ...] | None]] | None = None  # path -> (digest, summary)
@@ -110,10 +116,9 @@ class ParseCache:
         self.saved_ns = 0
         self.state: dict[str, Any] = {}
         self.changed = False  # whether the index differs from the one on disk
-        self._blobs: dict[str, bytes] = {}  # pickled results: fresh ones, then those on disk
-        self._blobs_loaded = False
-        self._disk: dict[str, bytes] = {}  # the results in the records file
-        self._used: dict[str, bytes] = {}  # the results this build put in a feed
+        self._fresh: dict[str, bytes] = {}  # records parsed this run that may be rendered, marshalled
+        self._disk: dict[str, tuple[bytes, bytes]] | None = None  # the records file: path -> (digest, record)
+        self._used: dict[str, tuple[bytes, bytes]] = {}  # the records this build put in a feed
 
     # ---- reading and writing the cache itself
 
@@ -162,7 +167,7 @@ class ParseCache:
         """A parse's summary with its topics and provider as numbers into the tables."""
         if fields is None:
             return None
-        url, stamp, is_published, topics, provider = fields
+        url, micros, is_published, topics, provider = fields
         topic_ids = []
         for topic in topics:
             if topic not in self._topic_ids:
@@ -172,7 +177,7 @@ class ParseCache:
         if provider not in self._provider_ids:
             self._provider_ids[provider] = len(self._providers)
             self._providers.append(provider)
-        return (url, stamp, is_published, tuple(topic_ids), self._provider_ids[provider])
+        return (url, micros, is_published, tuple(topic_ids), self._provider_ids[provider])
 
     def save(self, state: dict[str, Any]) -> None:
         """Write what changed, atomically; a failure only costs the next run time."""
@@ -180,8 +185,7 @@ class ParseCache:
             return
         try:
             self.folder.mkdir(parents=True, exist_ok=True)
-            self._load_blobs()
-            if self._used != self._disk:
+            if self._used != self._records_file():
                 self._write(RECORDS_FILE, {"key": self.key, "records": self._used})
             if self.changed:  # details first: an index never describes details that are not there
                 tables = {"topics": self._topics, "providers": self._providers}
@@ -200,15 +204,13 @@ class ParseCache:
             marshal.dump(data, stream)
         os.replace(temporary, self.folder / name)
 
-    def _load_blobs(self) -> None:
-        if not self._blobs_loaded:
-            self._blobs_loaded = True
+    def _records_file(self) -> dict[str, tuple[bytes, bytes]]:
+        """The records the last build rendered, each with the digest of the file it was parsed from."""
+        if self._disk is None:
             data = self._load(RECORDS_FILE)
-            on_disk = data.get("records") if data else None
-            self._disk = on_disk if isinstance(on_disk, dict) else {}
-            for path, blob in self._disk.items():
-                if path in self.stats:  # a changed file's old result was dropped by refresh
-                    self._blobs.setdefault(path, blob)
+            records = data.get("records") if data else None
+            self._disk = records if isinstance(records, dict) else {}
+        return self._disk
 
     # ---- scanning the record folder
 
@@ -217,8 +219,18 @@ class ParseCache:
         parsed, reused, removed = self.refresh(source, progress=progress)
         return self.assemble(parsed=parsed, reused=reused, removed=removed)
 
-    def refresh(self, source: Path, *, progress: Callable[[int, int], None] | None = None) -> tuple[int, int, int]:
-        """Bring the index up to date with ``source``: (files parsed, reused, removed)."""
+    def refresh(
+        self,
+        source: Path,
+        *,
+        progress: Callable[[int, int], None] | None = None,
+        shortlist: Shortlist | None = None,
+    ) -> tuple[int, int, int]:
+        """Bring the index up to date with ``source``: (files parsed, reused, removed).
+
+        The records parsed are kept in memory for ``fetch`` while ``shortlist``
+        says they may be rendered (without one, none is kept).
+        """
         stats: dict[str, tuple[int, int]] = {}
         todo: list[tuple[str, os.stat_result]] = []
         for path, stat in walk_record_files(source):
@@ -236,81 +248,114 @@ class ParseCache:
             todo = [*((p, s) for p, s in todo), *((p, os.stat(p)) for p in stats)]
             stats, removed = {}, set()
         reused = len(stats)
-        keep = len(todo) <= KEEP_PARSED
-        parsed = self._parse([path for path, _ in todo], keep, progress)
-        for (path, stat), (digest, parsed_fields, problems, blob) in zip(todo, parsed, strict=True):
-            fields = self._encode(parsed_fields)
-            if details.get(path) != (digest, fields) or self.found.get(path, ()) != problems:
-                self._blobs.pop(path, None)  # a stale result must never be rendered
-            if blob:
-                self._blobs[path] = blob
-            stats[path] = (stat.st_size, stat.st_mtime_ns)
-            details[path] = (digest, fields)
-            if problems:
-                self.found[path] = problems
-            else:
-                self.found.pop(path, None)
+
+        def take(batch: list[tuple[str, os.stat_result]], parsed: list[_Parsed]) -> None:
+            for (path, stat), (digest, fields, problems, record) in zip(batch, parsed, strict=True):
+                stats[path] = (stat.st_size, stat.st_mtime_ns)
+                details[path] = (digest, self._encode(fields))
+                if problems:
+                    self.found[path] = problems
+                else:
+                    self.found.pop(path, None)
+                if fields is not None and shortlist is not None:
+                    self._fresh[path] = record
+                    _, micros, is_published, topics, (_, provider, _) = fields
+                    for dropped in shortlist.offer(path, micros, is_published, topics, provider):
+                        del self._fresh[dropped]
+
+        self._parse([path for path, _ in todo], progress, lambda at, parsed: take(todo[at : at + len(parsed)], parsed))
         for path in removed:
             details.pop(path, None)
             self.found.pop(path, None)
         self.stats, self.changed = stats, True
         return len(todo), reused, len(removed)
 
-    def _parse(self, paths: list[str], keep: bool, progress: Callable[[int, int], None] | None) -> list[_Parsed]:
-        jobs = [(path, self.max_bytes, keep) for path in paths]
-        if self.workers < 2 or len(jobs) < PARALLEL_FROM:
-            results = []
-            for done, job in enumerate(jobs, start=1):
-                results.extend(_parse_batch([job]))
+    def _parse(
+        self,
+        paths: list[str],
+        progress: Callable[[int, int], None] | None,
+        take: Callable[[int, list[_Parsed]], None],
+    ) -> None:
+        """Parse ``paths``, handing each batch of results to ``take`` with its first index, in order."""
+        jobs = [(path, self.max_bytes) for path in paths]
+        workers = self.workers or Workers()
+        if workers.count < 2 or len(jobs) < PARALLEL_FROM:
+            for done, job in enumerate(jobs):
+                take(done, _parse_batch([job]))
                 if progress:
-                    progress(done, len(jobs))
-            return results
-        size = max(50, len(jobs) // (self.workers * 8))
-        batches = [jobs[i : i + size] for i in range(0, len(jobs), size)]
-        results = []
-        with ProcessPoolExecutor(self.workers) as pool:
-            for batch in pool.map(_parse_batch, batches):
-                results.extend(batch)
+                    progress(done + 1, len(jobs))
+            return
+        with nullcontext(workers) if self.workers else workers:  # a pool of its own is stopped when done
+            size = max(50, len(jobs) // (workers.count * 8))
+            batches = [jobs[i : i + size] for i in range(0, len(jobs), size)]
+            for number, batch in enumerate(workers.map(_parse_batch, batches)):
+                take(number * size, batch)
                 if progress:
-                    progress(len(results), len(jobs))
-        return results
+                    progress(min((number + 1) * size, len(jobs)), len(jobs))
 
     def problems(self) -> list[Problem]:
         """Every problem of every file, in path order."""
-        return [
-            Problem(p, m, line, f, Severity(v)) for path in sorted(self.found) for p, m, line, f, v in self.found[path]
-        ]
+        return [problem for path in sorted(self.found) for problem in decode_problems(self.found[path])]
 
     def assemble(self, *, parsed: int = 0, reused: int = 0, removed: int = 0) -> Scan:
         listings: list[Listing] = []
         details = self.details
         providers = [Provider(*provider) for provider in self._providers]
         topics = self._topics
+        names: dict[tuple[int, ...], tuple[str, ...]] = {}  # few distinct combinations, many records
         rejected = 0
         for path, (_, fields) in sorted(details.items()):
             if fields is None:
                 rejected += 1
                 continue
-            url, stamp, is_published, topic_ids, provider = fields
-            when = datetime.fromtimestamp(stamp, UTC)
-            names = tuple(topics[i] for i in topic_ids)
-            listings.append(Summary(path, url, when, is_published, names, providers[provider]))
+            url, micros, is_published, topic_ids, provider = fields
+            when = from_micros(micros)
+            topic_names = names.get(topic_ids)
+            if topic_names is None:
+                topic_names = names[topic_ids] = tuple(topics[i] for i in topic_ids)
+            listings.append(Summary(path, url, when, is_published, topic_names, providers[provider]))
         return Scan(listings, self.problems(), parsed, reused, removed, rejected)
 
     # ---- full records for the entries that are rendered
 
+    def identity(self, record: Record) -> str:
+        """What a fetched record's entry is made from: its file's digest (which stands for
+        everything parsed from it) and the names selection gave its topics and provider."""
+        return f"{self.details[record.path][0].hex()} {record.topics!r} {record.provider.name!r}"
+
     def fetch(self, listings: Sequence[Listing]) -> list[Record]:
-        """The full records behind ``listings``, in order; kept for the next build."""
-        self._load_blobs()
-        missing = [listing.path for listing in listings if listing.path not in self._blobs]
-        for path, (_, _, _, blob) in zip(missing, self._parse(missing, True, None), strict=True):
-            self._blobs[path] = blob
+        """The full records behind ``listings``, in order; kept for the next build.
+
+        Each comes from this run's parses, else from the records file if the
+        file it was parsed from is unchanged, else from parsing its file again.
+        """
+        details, disk = self.details, self._records_file()
+        found: dict[str, bytes] = {}
+        missing: list[str] = []
+        for listing in listings:
+            path = listing.path
+            blob = self._fresh.get(path)
+            if blob is None:
+                kept = disk.get(path)
+                blob = kept[1] if kept is not None and kept[0] == details[path][0] else None
+            if blob is None:
+                missing.append(path)
+            else:
+                found[path] = blob
+
+        def take(at: int, parsed: list[_Parsed]) -> None:
+            for path, (digest, fields, _, blob) in zip(missing[at : at + len(parsed)], parsed, strict=True):
+                if fields is not None and digest == details[path][0]:
+                    found[path] = blob
+
+        self._parse(missing, None, take)
+        providers: dict[tuple[str, str, str], Provider] = {}
         records = []
         for listing in listings:
-            blob = self._blobs[listing.path]
-            result = pickle.loads(blob)  # noqa: S301 - our own cache or a worker of ours
-            if result.record is None or result.record.url != listing.url:
+            blob = found.get(listing.path)
+            record = None if blob is None else decode_record(marshal.loads(blob), providers)  # noqa: S302 - ours
+            if blob is None or record is None or record.url != listing.url:
                 raise FeedsError(f"{listing.path}: changed while the build was running; build again")
-            self._used[listing.path] = blob
-            records.append(result.record)
+            self._used[listing.path] = (details[listing.path][0], blob)
+            records.append(record)
         return records

@@ -16,7 +16,6 @@ import re
 import tempfile
 import time
 from collections.abc import Callable, Iterable, Iterator, Mapping
-from concurrent.futures import ProcessPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
@@ -26,12 +25,13 @@ from typing import Any
 from . import __version__, pages
 from .cache import ParseCache
 from .errors import BusyError, OutputError, RecordError
-from .model import Feed, FeedKind, Format, Problem, Severity, Site
+from .model import Feed, FeedKind, Format, Problem, Record, Severity, Site
 from .records import MAX_FILE_BYTES
 from .renderers import render
 from .renderers.content import self_url
 from .renderers.jsonfeed import RELATED_DOC, related_doc_html
-from .selection import KnownFeed, plan_feeds, select
+from .selection import KnownFeed, Shortlist, plan_feeds, select
+from .workers import Workers
 
 MANIFEST = PurePosixPath("manifest.json")
 PARALLEL_RENDER = 200  # files to render before a second process pays off
@@ -136,29 +136,46 @@ def manifest_json(feeds: Iterable[Feed], site: Site, next_due: datetime | None =
     return (json.dumps(document, ensure_ascii=False, indent=2) + "\n").encode("utf-8")
 
 
-def feed_digest(feed: Feed, site: Site, seen: dict[int, str] | None = None) -> str:
-    """Changes whenever anything a feed's files are made from changes.
+Identity = Callable[[Record], str]  # a string that changes whenever the rendered entry would
 
-    ``seen`` keeps each entry's own digest by identity, since a record is an
-    entry of several feeds and its repr is most of the cost.
-    """
-    seen = {} if seen is None else seen
-    entries = []
-    for record in feed.entries:
-        if id(record) not in seen:
-            seen[id(record)] = hashlib.blake2b(repr(record).encode("utf-8"), digest_size=16).hexdigest()
-        entries.append(seen[id(record)])
+
+def record_identity() -> Identity:
+    """Identify records by a hash of their whole value (remembered per object: a record is in several feeds)."""
+    seen: dict[int, tuple[Record, str]] = {}
+
+    def identity(record: Record) -> str:
+        known = seen.get(id(record))
+        if known is None or known[0] is not record:
+            digest = hashlib.blake2b(repr(record).encode("utf-8"), digest_size=16).hexdigest()
+            known = seen[id(record)] = (record, digest)
+        return known[1]
+
+    return identity
+
+
+def feed_digest(feed: Feed, site: Site, identity: Identity | None = None) -> str:
+    """Changes whenever anything a feed's files are made from changes."""
+    identity = identity or record_identity()
     head = replace(feed, entries=())
+    entries = [identity(record) for record in feed.entries]
     return hashlib.blake2b(repr((__version__, site, head, entries)).encode("utf-8"), digest_size=16).hexdigest()
 
 
-def plan_outputs(feeds: tuple[Feed, ...], site: Site, next_due: datetime | None = None) -> list[Output]:
-    """Every output file, checked: no two feeds share a path, no path leaves the folder."""
+def plan_outputs(
+    feeds: tuple[Feed, ...],
+    site: Site,
+    next_due: datetime | None = None,
+    identity: Identity | None = None,
+) -> list[Output]:
+    """Every output file, checked: no two feeds share a path, no path leaves the folder.
+
+    ``identity`` tells records apart for the files' digests (by default, by their value).
+    """
     outputs: list[Output] = []
     owners: dict[PurePosixPath, str] = {}
-    seen: dict[int, str] = {}  # lives while ``feeds`` does, so ids stay unique
+    identity = identity or record_identity()
     for feed in feeds:
-        digest = feed_digest(feed, site, seen)
+        digest = feed_digest(feed, site, identity)
         for fmt in Format:
             path = feed.path(fmt)
             owner = f"{feed.key.kind.name.lower()} {feed.name!r}" + ("" if feed.page is None else f" page {feed.page}")
@@ -190,23 +207,27 @@ def _render_batch(batch: list[tuple[Feed | None, Site, tuple[str, ...]]]) -> lis
     return [render_feed_files(feed, site, kinds) for feed, site, kinds in batch if feed is not None]
 
 
-def make_all(outputs: list[Output], site: Site, workers: int) -> list[bytes]:
-    """The bytes of ``outputs``, in order; feeds' files in ``workers`` processes when there are many."""
-    if workers < 2 or len(outputs) < PARALLEL_RENDER:
-        return [output.make() for output in outputs]
+def make_all(outputs: list[Output], site: Site, workers: Workers) -> Iterator[bytes]:
+    """The bytes of ``outputs``, in order, as they are made; feeds' files in the worker processes when many."""
+    if workers.count < 2 or len(outputs) < PARALLEL_RENDER:
+        yield from (output.make() for output in outputs)
+        return
     groups: dict[int, list[int]] = {}  # each feed's outputs, by position, rendered by one process
     for index, output in enumerate(outputs):
         if output.feed is not None and output.kind:
             groups.setdefault(id(output.feed), []).append(index)
     jobs = [(outputs[ix[0]].feed, site, tuple(outputs[i].kind for i in ix)) for ix in groups.values()]
-    size = max(1, len(jobs) // (workers * 4))
-    with ProcessPoolExecutor(workers) as pool:
-        done = pool.map(_render_batch, [jobs[i : i + size] for i in range(0, len(jobs), size)])
-        results = [files for batch in done for files in batch]
+    size = max(1, len(jobs) // (workers.count * 4))
+    batches = [jobs[i : i + size] for i in range(0, len(jobs), size)]
+    done = (files for batch in workers.map(_render_batch, batches) for files in batch)
     made: dict[int, bytes] = {}
-    for indexes, files in zip(groups.values(), results, strict=True):
-        made.update(zip(indexes, files, strict=True))
-    return [made[i] if i in made else output.make() for i, output in enumerate(outputs)]
+    for index, output in enumerate(outputs):
+        if output.feed is None or not output.kind:
+            yield output.make()
+            continue
+        if index not in made:
+            made.update(zip(groups[id(output.feed)], next(done), strict=True))
+        yield made.pop(index)
 
 
 def _renderer(feed: Feed, site: Site, fmt: Format) -> Callable[[], bytes]:
@@ -255,29 +276,20 @@ def read_known(out_dir: Path) -> tuple[KnownFeed, ...]:
         ) from e
 
 
-def write_tree(files: Mapping[PurePosixPath, bytes], out_dir: Path) -> tuple[tuple[str, ...], int]:
-    """Write the changed files atomically; return (paths written, files unchanged).
-
-    The manifest goes last, so it never lists a feed that is not there yet.
-    """
-    written: list[str] = []
-    unchanged = 0
-    root = out_dir.resolve()
-    for path, data in sorted(files.items(), key=lambda item: (item[0] == MANIFEST, item[0])):
-        target = out_dir / path
-        if not target.resolve().is_relative_to(root):
-            raise OutputError(f"{target}: resolves outside {out_dir}")
-        try:
-            if target.read_bytes() == data:
-                unchanged += 1
-                continue
-        except FileNotFoundError:
-            pass
-        except OSError as e:
-            raise OutputError(f"{target}: cannot be read: {e.strerror or e}") from e
-        write_atomically(target, data)
-        written.append(str(path))
-    return tuple(written), unchanged
+def write_file(out_dir: Path, path: PurePosixPath, data: bytes) -> bool:
+    """Write one output file atomically unless it already holds ``data``; True when written."""
+    target = out_dir / path
+    if not target.resolve().is_relative_to(out_dir.resolve()):
+        raise OutputError(f"{target}: resolves outside {out_dir}")
+    try:
+        if target.read_bytes() == data:
+            return False
+    except FileNotFoundError:
+        pass
+    except OSError as e:
+        raise OutputError(f"{target}: cannot be read: {e.strerror or e}") from e
+    write_atomically(target, data)
+    return True
 
 
 def write_atomically(target: Path, data: bytes) -> None:
@@ -365,8 +377,8 @@ def build(
     whose inputs did not change are not rendered again. With ``strict``, any
     rejected record stops the build before anything is written.
     """
-    with build_lock(out_dir, wait):
-        return _build(source, out_dir, site, now, strict, cache_dir, progress, workers, max_bytes)
+    with build_lock(out_dir, wait), Workers(workers) as pool:
+        return _build(source, out_dir, site, now, strict, cache_dir, progress, pool, max_bytes)
 
 
 def _build(
@@ -377,14 +389,15 @@ def _build(
     strict: bool,
     cache_dir: Path | None,
     progress: Callable[[int, int], None] | None,
-    workers: int | None,
+    workers: Workers,
     max_bytes: int,
 ) -> Report:
     clock = _Clock()
-    cache = ParseCache(cache_dir, max_bytes, workers=workers)
+    cache = ParseCache(cache_dir, max_bytes, workers)
     if cache_dir is not None:
         cache.load()
-    parsed, reused, removed = cache.refresh(source, progress=progress)
+    shortlist = Shortlist(now, None if site.archives else site.max_items)
+    parsed, reused, removed = cache.refresh(source, progress=progress, shortlist=shortlist)
     known = read_known(out_dir)
     settings = repr((__version__, site, known))
     quiet = _unchanged(cache, out_dir, settings, now)
@@ -400,10 +413,9 @@ def _build(
         raise RecordError(tuple(scan.problems))
     selection = select(scan.listings, now)
     feeds = plan_feeds(selection, site, known, fetch=cache.fetch)
-    outputs = plan_outputs(feeds, site, selection.next_due)
+    outputs = plan_outputs(feeds, site, selection.next_due, cache.identity)
     clock.lap("select")
     before: dict[str, list[Any]] = cache.state.get("outputs", {})
-    files: dict[PurePosixPath, bytes] = {}
     sizes: dict[str, list[Any]] = {}
     pending = []
     for output in outputs:
@@ -413,23 +425,39 @@ def _build(
         else:
             pending.append(output)
     skipped = len(outputs) - len(pending)
-    for output, data in zip(pending, make_all(pending, site, cache.workers), strict=True):
-        files[output.path] = data
+    # Each file is written as soon as it is made, so a build never holds them
+    # all; the manifest goes last, so it never lists a feed that is not there yet.
+    written: list[str] = []
+    last: list[tuple[PurePosixPath, bytes]] = []
+    writing = 0.0
+    for output, data in zip(pending, make_all(pending, site, workers), strict=True):
         sizes[str(output.path)] = [output.digest, len(data)]
+        if output.path == MANIFEST:
+            last.append((output.path, data))
+            continue
+        start = time.perf_counter()
+        if write_file(out_dir, output.path, data):
+            written.append(str(output.path))
+        writing += time.perf_counter() - start
     clock.lap("render")
-    written, unchanged = write_tree(files, out_dir)
+    written += [str(path) for path, data in last if write_file(out_dir, path, data)]
+    unchanged = len(pending) - len(written)
     clock.lap("write")
+    clock.laps["render"] -= writing
+    clock.laps["write"] += writing
+    written.sort(key=lambda path: (path == str(MANIFEST), path))
+    fresh = set(written)
     counts = [len(scan.listings) + scan.rejected, len(selection.records), selection.unpublished]
     counts += [selection.scheduled, selection.duplicates, sum(1 for feed in feeds if feed.page is None)]
     due = None if selection.next_due is None else selection.next_due.timestamp()
     settings = repr((__version__, site, known_feeds(feeds)))  # as the next build will read them
     cache.save({"outputs": sizes, "settings": settings, "counts": counts, "next_due": due})
-    changed = {o.feed.key.folder.as_posix() for o in outputs if o.feed and str(o.path) in written}
+    changed = {o.feed.key.folder.as_posix() for o in outputs if o.feed and str(o.path) in fresh}
     heads = sum(1 for feed in feeds if feed.page is None)
     urls = tuple(
         site.url(o.path)
         for o in outputs
-        if o.feed and o.feed.page is None and str(o.path) in written and o.path.suffix != ".html"
+        if o.feed and o.feed.page is None and str(o.path) in fresh and o.path.suffix != ".html"
     )
     return Report(
         read=len(scan.listings) + scan.rejected,
@@ -439,7 +467,7 @@ def _build(
         duplicates=selection.duplicates,
         problems=tuple(scan.problems),
         feeds=heads,
-        written=written,
+        written=tuple(written),
         unchanged=unchanged + skipped,
         next_due=selection.next_due,
         feeds_changed=tuple(sorted(changed)),

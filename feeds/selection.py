@@ -6,6 +6,7 @@ Pure functions over records; "now" is an argument, never read from a clock.
 from __future__ import annotations
 
 import hashlib
+import heapq
 import re
 import unicodedata
 from collections import Counter, defaultdict
@@ -15,6 +16,7 @@ from datetime import datetime
 from functools import lru_cache
 from typing import Protocol, cast
 
+from .codec import to_micros
 from .model import Feed, FeedKey, FeedKind, Provider, Record, Site
 
 MAX_SLUG = 60
@@ -82,6 +84,55 @@ def select(records: Iterable[Listing], now: datetime) -> Selection:
             by_url[record.url] = record
     kept_records = tuple(sorted(by_url.values(), key=newest_first))
     return Selection(kept_records, unpublished, scheduled, due - len(kept_records), next_due)
+
+
+class Shortlist:
+    """The records that may still make it into a feed, while a great many are read.
+
+    A feed shows the ``limit`` newest due records of its group, so a record
+    that is not among the newest of any of its groups (all records, each of
+    its topics, its provider) is not rendered, and a reader of many files
+    need not hold on to it. ``offer`` keeps a bounded heap per group and
+    returns the records that fell out of every heap. The heaps are a little
+    larger than ``limit`` for duplicate URLs, which selection merges; a
+    record found missing after all is only parsed again. With no limit (every
+    record is in some archive page) every due record is kept.
+    """
+
+    def __init__(self, now: datetime, limit: int | None) -> None:
+        self.now = to_micros(now)
+        self.size = None if limit is None else limit + max(8, limit // 4)
+        self._heaps: dict[str, list[tuple[int, str]]] = defaultdict(list)  # group -> (time, path), oldest first
+        self._claims: dict[str, int] = {}  # path -> how many heaps hold it
+
+    def offer(self, path: str, micros: int, is_published: bool, topics: Iterable[str], provider: str) -> list[str]:
+        """Offer a record by its time in microseconds; return the paths no longer needed (maybe its own)."""
+        if not is_published or micros > self.now:
+            return [path]
+        if self.size is None:
+            return []
+        dropped: list[str] = []
+        claims = 0
+        for group in dict.fromkeys(["", f"p {provider}", *(f"t {topic_key(t)}" for t in topics)]):
+            heap = self._heaps[group]
+            if len(heap) < self.size:
+                heapq.heappush(heap, (micros, path))
+            elif (micros, path) > heap[0]:
+                _, out = heapq.heapreplace(heap, (micros, path))
+                left = self._claims[out] - 1
+                if left:
+                    self._claims[out] = left
+                else:
+                    del self._claims[out]
+                    dropped.append(out)
+            else:
+                continue
+            claims += 1
+        if claims:
+            self._claims[path] = claims
+        else:
+            dropped.append(path)
+        return dropped
 
 
 @lru_cache(maxsize=65536)  # a few hundred topics, named hundreds of thousands of times
@@ -204,14 +255,13 @@ def plan_feeds(
 
     needed = list({(m.path, m.url): m for *_, members, _ in documents for m in members}.values())
     records = fetch(needed) if fetch else [cast(Record, m) for m in needed]
-    full = {
-        (m.path, m.url): replace(
-            r,
-            topics=tuple(topic_names[k] for k in dict.fromkeys(topic_key(t) for t in r.topics)),
-            provider=replace(r.provider, name=provider_names[r.provider.key]),
-        )
-        for m, r in zip(needed, records, strict=True)
-    }
+    full: dict[tuple[str, str], Record] = {}
+    for listing, record in zip(needed, records, strict=True):
+        topics = tuple(topic_names[k] for k in dict.fromkeys(topic_key(t) for t in record.topics))
+        provider = provider_names[record.provider.key]
+        if topics != record.topics or provider != record.provider.name:
+            record = replace(record, topics=topics, provider=replace(record.provider, name=provider))
+        full[(listing.path, listing.url)] = record
     # An empty document still needs a plausible, stable "updated": the newest
     # entry of its group, or for a group with none left, its last known time.
     last_known = {(k.kind, k.slug): k.updated for k in known}

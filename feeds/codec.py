@@ -1,0 +1,100 @@
+"""Records as nested tuples of plain values: what parse workers send back and the cache keeps.
+
+``marshal`` reads and writes such tuples several times faster than ``pickle``
+handles the dataclasses, and decoding builds exactly the values the parser
+made: times travel as whole microseconds since 1970, so none is rounded.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from .model import Image, Problem, Provider, Record, RelatedLink, Severity
+
+EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+_MICROSECOND = timedelta(microseconds=1)
+
+Encoded = tuple[Any, ...]  # a record as plain values
+
+
+def to_micros(moment: datetime) -> int:
+    """An aware time as whole microseconds since 1970, exactly."""
+    return (moment - EPOCH) // _MICROSECOND
+
+
+def from_micros(micros: int) -> datetime:
+    """The UTC time ``to_micros`` was given."""
+    return EPOCH + timedelta(microseconds=micros)
+
+
+def _provider(provider: Provider) -> tuple[str, str, str]:
+    return (provider.name, provider.key, provider.url)
+
+
+def encode_record(record: Record) -> Encoded:
+    images = tuple((i.url, i.width, i.height, i.title) for i in record.images)
+    related = tuple(
+        (
+            link.url,
+            link.title,
+            None if link.published is None else to_micros(link.published),
+            None if link.provider is None else _provider(link.provider),
+        )
+        for link in record.related
+    )
+    return (
+        record.path,
+        record.title,
+        record.url,
+        to_micros(record.published_at),
+        record.is_published,
+        _provider(record.provider),
+        record.excerpt,
+        record.topics,
+        images,
+        related,
+        record.category,
+    )
+
+
+def decode_record(data: Encoded, providers: dict[tuple[str, str, str], Provider] | None = None) -> Record:
+    """The record ``encode_record`` was given; ``providers`` shares equal providers between records."""
+    shared = {} if providers is None else providers
+
+    def provider(fields: tuple[str, str, str]) -> Provider:
+        found = shared.get(fields)
+        if found is None:
+            found = shared[fields] = Provider(*fields)
+        return found
+
+    path, title, url, micros, is_published, by, excerpt, topics, images, related, category = data
+    return Record(
+        path=path,
+        title=title,
+        url=url,
+        published_at=from_micros(micros),
+        is_published=is_published,
+        provider=provider(by),
+        excerpt=excerpt,
+        topics=topics,
+        images=tuple(Image(*image) for image in images),
+        related=tuple(
+            RelatedLink(
+                link_url,
+                link_title,
+                None if when is None else from_micros(when),
+                None if source is None else provider(source),
+            )
+            for link_url, link_title, when, source in related
+        ),
+        category=category,
+    )
+
+
+def encode_problems(problems: tuple[Problem, ...]) -> tuple[tuple[Any, ...], ...]:
+    return tuple((p.path, p.message, p.line, p.field, p.severity.value) for p in problems)
+
+
+def decode_problems(data: tuple[tuple[Any, ...], ...]) -> list[Problem]:
+    return [Problem(path, message, line, field, Severity(severity)) for path, message, line, field, severity in data]
