@@ -127,7 +127,8 @@ class ParseCache:
             return None
         try:
             with open(self.folder / name, "rb") as stream:
-                data = marshal.load(stream)  # noqa: S302 - our own file, checked below
+                # one read, then loads: marshal.load reads a file object a few bytes at a time
+                data = marshal.loads(stream.read())  # noqa: S302 - our own file, checked below
         except (OSError, EOFError, ValueError, TypeError):
             return None
         return data if isinstance(data, dict) and data.get("key") == self.key else None

@@ -186,15 +186,12 @@ def _digest(key: str) -> str:
     return hashlib.sha256(key.encode("utf-8")).hexdigest()[:8]
 
 
-def _display_names(pairs: Iterable[tuple[str, str]]) -> dict[str, str]:
-    """For each key, its most used spelling; ties go to the smallest spelling."""
+def _display_names(pairs: Counter[tuple[str, str]]) -> dict[str, str]:
+    """For each key, its most used spelling; ties go to the smallest spelling. ``pairs`` counts (key, spelling)."""
     counts: dict[str, Counter[str]] = defaultdict(Counter)
-    for key, name in pairs:
-        counts[key][name] += 1
+    for (key, name), count in pairs.items():
+        counts[key][name] += count
     return {key: min(c, key=lambda name: (-c[name], name)) for key, c in counts.items()}
-
-
-GroupId = tuple[FeedKind, str]  # a feed's kind and its topic or provider key
 
 
 @dataclass(frozen=True)
@@ -227,13 +224,16 @@ def plan_feeds(
     """
     known = tuple(known)
     listings = selection.records
-    topic_names = _display_names((topic_key(t), t) for r in listings for t in r.topics)
-    provider_names = _display_names((r.provider.key, r.provider.name) for r in listings)
-    groups: dict[GroupId, list[Listing]] = defaultdict(list)
+    spellings = Counter(t for r in listings for t in r.topics)  # counted in C, then keyed once per spelling
+    topic_names = _display_names(Counter({(topic_key(t), t): count for t, count in spellings.items()}))
+    provider_names = _display_names(Counter((r.provider.key, r.provider.name) for r in listings))
+    groups: dict[FeedKind, dict[str, list[Listing]]] = {FeedKind.TOPIC: {}, FeedKind.PROVIDER: {}}
+    topic_groups, provider_groups = groups[FeedKind.TOPIC], groups[FeedKind.PROVIDER]
     for listing in listings:  # already newest first, so every group is too
-        for topic in dict.fromkeys(topic_key(t) for t in listing.topics):
-            groups[(FeedKind.TOPIC, topic)].append(listing)
-        groups[(FeedKind.PROVIDER, listing.provider.key)].append(listing)
+        topics = listing.topics
+        for topic in (topic_key(topics[0]),) if len(topics) == 1 else dict.fromkeys(map(topic_key, topics)):
+            topic_groups.setdefault(topic, []).append(listing)
+        provider_groups.setdefault(listing.provider.key, []).append(listing)
 
     # (key, group, name, page, pages, members in this document, members in the group)
     documents: list[tuple[FeedKey, str, str, int | None, int, Sequence[Listing], int]] = []
@@ -251,7 +251,7 @@ def plan_feeds(
         names = {**{group: k.name for group, k in previous.items()}, **names}
         slugs = assign_slugs(names, kind, {group: k.slug for group, k in previous.items()})
         for key, name in names.items():
-            plan(FeedKey(kind, slugs[key]), key, name, groups.get((kind, key), []))
+            plan(FeedKey(kind, slugs[key]), key, name, groups[kind].get(key, []))
 
     needed = list({(m.path, m.url): m for *_, members, _ in documents for m in members}.values())
     records = fetch(needed) if fetch else [cast(Record, m) for m in needed]
