@@ -1,0 +1,141 @@
+"""What keeps large builds fast and small: the record codec, the shortlist, one worker pool, streamed writes."""
+
+from __future__ import annotations
+
+import json
+import marshal
+from dataclasses import replace
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from feeds.cache import ParseCache
+from feeds.codec import decode_record, encode_record, from_micros, to_micros
+from feeds.model import Provider, RelatedLink, Site
+from feeds.publish import build
+from feeds.records import read_records
+from feeds.selection import Shortlist, plan_feeds, select, topic_key
+
+from .conftest import DATA, NOW, SEEDS, make_record, record_file
+
+SITE = Site(title="Scale", base_url="https://feeds.example.org/", max_items=3)
+
+
+def test_every_seed_and_quirk_record_survives_the_codec_exactly() -> None:
+    records = [*read_records(SEEDS)[0], *read_records(DATA)[0]]
+    assert len(records) > 40
+    for record in records:
+        assert decode_record(marshal.loads(marshal.dumps(encode_record(record)))) == record
+
+
+@given(st.datetimes(min_value=datetime(1970, 1, 1), timezones=st.just(UTC)))  # noqa: DTZ001 - bounds are naive
+def test_times_travel_to_the_microsecond(moment: datetime) -> None:
+    assert from_micros(to_micros(moment)) == moment
+
+
+def test_equal_providers_are_shared_after_decoding() -> None:
+    provider = Provider("Wire", "wire.example", "https://wire.example/")
+    record = make_record(provider=provider, related=(RelatedLink("https://b.example/", "B", None, provider),))
+    shared: dict[tuple[str, str, str], Provider] = {}
+    first, second = (decode_record(encode_record(record), shared) for _ in range(2))
+    assert first == record and first.provider is second.provider is first.related[0].provider
+
+
+_TOPICS = st.lists(st.sampled_from(["AI", "ai", "Space", "Climate", "C++", "Ｓpace"]), max_size=3, unique=True)
+
+
+@given(
+    st.lists(
+        st.tuples(
+            st.integers(0, 400), st.booleans(), _TOPICS, st.sampled_from(["a.example", "b.example", "c.example"])
+        ),
+        max_size=120,
+    ),
+    st.integers(1, 6),
+)
+def test_the_shortlist_keeps_every_record_a_feed_shows(
+    specs: list[tuple[int, bool, list[str], str]], limit: int
+) -> None:
+    records = [
+        make_record(
+            path=f"r/{n:03d}.txt",
+            url=f"https://{provider}/{n}",  # distinct URLs and times: ties and duplicates may cost a parse
+            published_at=NOW - timedelta(hours=hours, microseconds=n) + timedelta(days=1 if n % 17 == 0 else 0),
+            is_published=published,
+            topics=tuple(topics),
+            provider=Provider(provider, provider, f"https://{provider}/"),
+        )
+        for n, (hours, published, topics, provider) in enumerate(specs)
+    ]
+    shortlist = Shortlist(NOW, limit)
+    kept: set[str] = set()
+    for record in records:
+        kept.add(record.path)
+        kept -= set(
+            shortlist.offer(
+                record.path, to_micros(record.published_at), record.is_published, record.topics, record.provider.key
+            )
+        )
+    shown = {
+        entry.path
+        for feed in plan_feeds(select(records, NOW), replace(SITE, max_items=limit))
+        for entry in feed.entries
+    }
+    assert shown <= kept
+    # and it holds no more than its heaps allow: one per group (all, topics, providers) times the heap size
+    groups = 1 + len({topic_key(t) for r in records for t in r.topics}) + len({r.provider.key for r in records})
+    assert len(kept) <= groups * (limit + 8)
+
+
+def test_the_shortlist_keeps_everything_due_without_a_limit() -> None:
+    shortlist = Shortlist(NOW, None)
+    assert shortlist.offer("a", to_micros(NOW), True, (), "x") == []
+    assert shortlist.offer("b", to_micros(NOW) + 1, True, (), "x") == ["b"]  # scheduled: not shown yet
+    assert shortlist.offer("c", to_micros(NOW), False, (), "x") == ["c"]  # unpublished
+
+
+def _story(n: int, url: str, when: str) -> bytes:
+    return record_file(
+        f"title: Story {n}\nsourceUrl: {url}\npublishedDateTime: {when}\npublished: true\ntopics: [T{n % 5}]\n"
+        f"provider:\n  name: Wire {n % 3}\n  domain: wire{n % 3}.example\n"
+    )
+
+
+def test_a_build_whose_newest_records_are_duplicates_matches_one_that_keeps_everything(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Duplicates fill the shortlist's heaps, so records a feed shows are dropped; fetch parses them again."""
+    parses: list[int] = []
+    parse = ParseCache._parse
+    monkeypatch.setattr(
+        ParseCache, "_parse", lambda self, paths, *rest: parses.append(len(paths)) or parse(self, paths, *rest)
+    )
+    seeds = tmp_path / "seeds"
+    seeds.mkdir()
+    for n in range(1_100):  # past the size at which parsing goes to the worker processes
+        if n < 1_000:
+            url, when = f"https://wire.example/{n}", f"2025-03-{1 + n % 28:02d}T{n % 24:02d}:{n % 60:02d}:00Z"
+        else:  # the newest hundred files share ten URLs
+            url, when = f"https://wire.example/dup{n % 10}", f"2025-04-01T{n % 24:02d}:{n % 60:02d}:00Z"
+        (seeds / f"{n:04d}.txt").write_bytes(_story(n, url, when))
+    small = replace(SITE, max_items=20)
+    shortlisted = build(seeds, tmp_path / "a", small, NOW, cache_dir=tmp_path / "cache", workers=2)
+    assert parses[0] == 1_100 and sum(parses[1:]) > 0  # every file, then the shown records it had dropped
+    everything = build(seeds, tmp_path / "b", replace(small, archives=True, archive_page_size=10_000), NOW, workers=1)
+    assert shortlisted.duplicates == everything.duplicates == 90
+    feeds = sorted((tmp_path / "a").rglob("feed.json"))
+    assert len(feeds) == 1 + 5 + 3
+    for path in feeds:
+        mine = json.loads(path.read_text(encoding="utf-8"))["items"]
+        theirs = json.loads((tmp_path / "b" / path.relative_to(tmp_path / "a")).read_text(encoding="utf-8"))["items"]
+        assert len(mine) == 20 and [item["id"] for item in mine] == [item["id"] for item in theirs], path
+
+
+def test_the_manifest_is_written_after_every_feed(tmp_path: Path) -> None:
+    build(SEEDS, tmp_path / "out", SITE, NOW, workers=2)
+    out = tmp_path / "out"
+    manifest = (out / "manifest.json").stat().st_mtime_ns
+    assert all(p.stat().st_mtime_ns <= manifest for p in out.rglob("*") if p.is_file())
