@@ -19,7 +19,7 @@ import hashlib
 import marshal
 import os
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from contextlib import nullcontext
 from dataclasses import dataclass
 from datetime import datetime
@@ -29,9 +29,9 @@ from typing import Any, NamedTuple
 from . import __version__
 from .codec import decode_problems, decode_record, encode_problems, encode_record, from_micros
 from .errors import FeedsError
-from .model import Problem, Provider, Record
+from .model import Listing, Problem, Provider, Record
 from .records import MAX_FILE_BYTES, parse_record, read_raw, walk_record_files
-from .selection import Listing, Shortlist
+from .selection import Shortlist
 from .workers import Workers
 
 FORMAT = 7  # bump when the cache layout or the meaning of a parse changes
@@ -319,10 +319,25 @@ class ParseCache:
 
     # ---- full records for the entries that are rendered
 
-    def identity(self, record: Record) -> str:
-        """What a fetched record's entry is made from: its file's digest (which stands for
-        everything parsed from it) and the names selection gave its topics and provider."""
-        return f"{self.details[record.path][0].hex()} {record.topics!r} {record.provider.name!r}"
+    def identity(self, listing: Listing, topics: tuple[str, ...], provider: str) -> str:
+        """What an entry is made from: its file's digest, which stands for everything parsed
+        from it, and the names selection gives its topics and provider."""
+        return f"{self.details[listing.path][0].hex()} {topics!r} {provider!r}"
+
+    def keep(self, listings: Iterable[Listing]) -> None:
+        """Keep the records behind ``listings`` for the next build, as far as they are at hand."""
+        details, disk = self.details, self._records_file()
+        for listing in listings:
+            path = listing.path
+            if path in self._used:
+                continue
+            digest = details[path][0]
+            blob = self._fresh.get(path)
+            if blob is None:
+                kept = disk.get(path)
+                blob = kept[1] if kept is not None and kept[0] == digest else None
+            if blob is not None:
+                self._used[path] = (digest, blob)
 
     def fetch(self, listings: Sequence[Listing]) -> list[Record]:
         """The full records behind ``listings``, in order; kept for the next build.

@@ -10,6 +10,7 @@ import enum
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import PurePosixPath
+from typing import Generic, Protocol, TypeVar
 
 
 class Severity(enum.Enum):
@@ -87,6 +88,23 @@ class Record:
     category: str | None = None
 
 
+class Listing(Protocol):
+    """What selection needs of a record. A ``Record`` is one; so is a cached summary."""
+
+    @property
+    def path(self) -> str: ...
+    @property
+    def url(self) -> str: ...
+    @property
+    def published_at(self) -> datetime: ...
+    @property
+    def is_published(self) -> bool: ...
+    @property
+    def topics(self) -> tuple[str, ...]: ...
+    @property
+    def provider(self) -> Provider: ...
+
+
 class FeedKind(enum.Enum):
     """The three families of feeds; the value is the folder in the output tree."""
 
@@ -157,14 +175,22 @@ class Site:
         return self.base_url + str(path)
 
 
+E = TypeVar("E", bound=Listing, covariant=True)
+
+
 @dataclass(frozen=True)
-class Feed:
-    """One feed: a group of records, newest first, cut to ``max_items``."""
+class Document(Generic[E]):
+    """One feed document (the feed itself or one of its archive pages): a group of entries, newest first.
+
+    A ``Feed`` has full records as entries and can be rendered; a ``Draft``
+    has only what selection knows of them, which is enough to tell whether
+    its files changed and to list it in the manifest and the index pages.
+    """
 
     key: FeedKey
     group: str  # the topic or provider key the slug was given to ("" for all)
     name: str
-    entries: tuple[Record, ...]
+    entries: tuple[E, ...]
     total: int  # published records in the group before the cut
     updated: datetime | None  # the newest entry's time; None for an empty feed
     page: int | None = None  # archive page number, 1 the oldest; None for the feed itself
@@ -176,3 +202,7 @@ class Feed:
         if page is None:
             return self.key.path(fmt)
         return self.key.folder / "archive" / str(page) / fmt.value
+
+
+Feed = Document[Record]  # ready to render
+Draft = Document[Listing]  # planned, its records not yet fetched

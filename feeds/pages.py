@@ -16,7 +16,7 @@ from pathlib import PurePosixPath
 
 from lxml import etree
 
-from .model import Feed, FeedKind, Format, Record, Site
+from .model import Draft, Feed, FeedKind, Format, Record, Site
 from .renderers.content import (
     RELATED_HEADING,
     feed_description,
@@ -231,7 +231,7 @@ def _when(moment: datetime) -> str:
     return f'<time datetime="{stamp}">{human_date(moment.astimezone(UTC))}</time>'
 
 
-def _alternates(feed: Feed, site: Site) -> list[str]:
+def _alternates(feed: Draft, site: Site) -> list[str]:
     title = feed_title(feed, site)
     return [
         _alternate(fmt.media_type, f"{title} ({name})", self_url(feed, site, fmt)) for fmt, name in FORMAT_NAMES.items()
@@ -242,7 +242,7 @@ def _alternate(media_type: str, title: str, href: str) -> str:
     return fill(ALTERNATE, type=media_type, title=escape(title), href=escape(href))
 
 
-def _formats(feed: Feed, site: Site) -> str:
+def _formats(feed: Draft, site: Site) -> str:
     return " ".join(
         fill(
             FORMAT_LINK, href=escape(self_url(feed, site, fmt)), type=fmt.media_type, name=name, feed=escape(feed.name)
@@ -267,7 +267,7 @@ def _page(
     )
 
 
-def index_html(feeds: Iterable[Feed], site: Site) -> str:
+def index_html(feeds: Iterable[Draft], site: Site) -> str:
     feeds = tuple(feeds)
     sections = []
     for kind, heading in SECTIONS:
@@ -290,7 +290,7 @@ def index_html(feeds: Iterable[Feed], site: Site) -> str:
     )
 
 
-def _feed_item(feed: Feed, site: Site) -> str:
+def _feed_item(feed: Draft, site: Site) -> str:
     updated = "" if feed.updated is None else f" · updated {_when(feed.updated)}"
     page, name, count = escape(str(feed.key.folder / INDEX)), escape(feed.name), _stories(len(feed.entries))
     return fill(FEED_ITEM, page=page, name=name, count=count, updated=updated, formats=_formats(feed, site))
@@ -336,7 +336,7 @@ def entry_html(record: Record) -> str:
     )
 
 
-def opml(feeds: Iterable[Feed], site: Site) -> bytes:
+def opml(feeds: Iterable[Draft], site: Site) -> bytes:
     """OPML 2.0: every feed's RSS URL, grouped as on the index page."""
     feeds = tuple(feeds)
     root = etree.Element("opml", version="2.0")

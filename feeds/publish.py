@@ -15,7 +15,7 @@ import os
 import re
 import tempfile
 import time
-from collections.abc import Callable, Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
@@ -25,12 +25,12 @@ from typing import Any
 from . import __version__, pages
 from .cache import ParseCache
 from .errors import BusyError, OutputError, RecordError
-from .model import Feed, FeedKind, Format, Problem, Record, Severity, Site
+from .model import Draft, Feed, FeedKind, Format, Listing, Problem, Severity, Site
 from .records import MAX_FILE_BYTES
 from .renderers import render
 from .renderers.content import self_url
 from .renderers.jsonfeed import RELATED_DOC, related_doc_html
-from .selection import KnownFeed, Shortlist, plan_feeds, select
+from .selection import KnownFeed, Shortlist, plan, select
 from .workers import Workers
 
 MANIFEST = PurePosixPath("manifest.json")
@@ -40,12 +40,16 @@ _SAFE_PART = re.compile(r"[a-z0-9][a-z0-9.\-]*")
 
 @dataclass(frozen=True)
 class Output:
-    """One planned file: its path, a digest of everything it is made from, and how to make it."""
+    """One planned file: its path, a digest of everything it is made from, and how to make it.
+
+    A feed's files are rendered from its records (``draft`` and ``kind``);
+    the site-wide files have their own ``make``.
+    """
 
     path: PurePosixPath
-    make: Callable[[], bytes]
+    make: Callable[[], bytes] | None = None
     digest: str | None = None  # None: always made, compared byte for byte
-    feed: Feed | None = None
+    draft: Draft | None = None
     kind: str = ""  # for a feed's files: the Format's name, or "HTML" for its page
 
 
@@ -106,7 +110,7 @@ def _stamp(moment: datetime | None) -> str | None:
     return None if moment is None else moment.astimezone(UTC).isoformat().replace("+00:00", "Z")
 
 
-def manifest_json(feeds: Iterable[Feed], site: Site, next_due: datetime | None = None) -> bytes:
+def manifest_json(feeds: Iterable[Draft], site: Site, next_due: datetime | None = None) -> bytes:
     """Every feed of the tree: other tools and later builds rely on this index.
 
     ``next_due`` is when the next scheduled record becomes visible, so a
@@ -136,14 +140,14 @@ def manifest_json(feeds: Iterable[Feed], site: Site, next_due: datetime | None =
     return (json.dumps(document, ensure_ascii=False, indent=2) + "\n").encode("utf-8")
 
 
-Identity = Callable[[Record], str]  # a string that changes whenever the rendered entry would
+Identity = Callable[[Listing], str]  # a string that changes whenever the rendered entry would
 
 
-def record_identity() -> Identity:
+def value_identity() -> Identity:
     """Identify records by a hash of their whole value (remembered per object: a record is in several feeds)."""
-    seen: dict[int, tuple[Record, str]] = {}
+    seen: dict[int, tuple[Listing, str]] = {}
 
-    def identity(record: Record) -> str:
+    def identity(record: Listing) -> str:
         known = seen.get(id(record))
         if known is None or known[0] is not record:
             digest = hashlib.blake2b(repr(record).encode("utf-8"), digest_size=16).hexdigest()
@@ -153,41 +157,42 @@ def record_identity() -> Identity:
     return identity
 
 
-def feed_digest(feed: Feed, site: Site, identity: Identity | None = None) -> str:
-    """Changes whenever anything a feed's files are made from changes."""
-    identity = identity or record_identity()
-    head = replace(feed, entries=())
-    entries = [identity(record) for record in feed.entries]
+def feed_digest(draft: Draft, site: Site, identity: Identity | None = None) -> str:
+    """Changes whenever anything a feed document's files are made from changes."""
+    identity = identity or value_identity()
+    head = replace(draft, entries=())
+    entries = [identity(entry) for entry in draft.entries]
     return hashlib.blake2b(repr((__version__, site, head, entries)).encode("utf-8"), digest_size=16).hexdigest()
 
 
 def plan_outputs(
-    feeds: tuple[Feed, ...],
+    drafts: Sequence[Draft],
     site: Site,
     next_due: datetime | None = None,
     identity: Identity | None = None,
 ) -> list[Output]:
     """Every output file, checked: no two feeds share a path, no path leaves the folder.
 
-    ``identity`` tells records apart for the files' digests (by default, by their value).
+    ``identity`` tells entries apart for the files' digests (by default, by their value).
     """
     outputs: list[Output] = []
     owners: dict[PurePosixPath, str] = {}
-    identity = identity or record_identity()
-    for feed in feeds:
-        digest = feed_digest(feed, site, identity)
+    identity = identity or value_identity()
+    for draft in drafts:
+        digest = feed_digest(draft, site, identity)
         for fmt in Format:
-            path = feed.path(fmt)
-            owner = f"{feed.key.kind.name.lower()} {feed.name!r}" + ("" if feed.page is None else f" page {feed.page}")
+            path = draft.path(fmt)
+            owner = f"{draft.key.kind.name.lower()} {draft.name!r}" + (
+                "" if draft.page is None else f" page {draft.page}"
+            )
             if path in owners:
                 raise OutputError(f"{path}: both {owners[path]} and {owner} would be written here")
             check_path(path)
             owners[path] = owner
-            outputs.append(Output(path, _renderer(feed, site, fmt), f"{digest}-{fmt.name}", feed, fmt.name))
-        if feed.page is None:
-            page = feed.key.folder / pages.INDEX
-            outputs.append(Output(page, _page(feed, site), f"{digest}-HTML", feed, "HTML"))
-    ordered = tuple(sorted((f for f in feeds if f.page is None), key=lambda feed: feed.key.sort_key))
+            outputs.append(Output(path, None, f"{digest}-{fmt.name}", draft, fmt.name))
+        if draft.page is None:
+            outputs.append(Output(draft.key.folder / pages.INDEX, None, f"{digest}-HTML", draft, "HTML"))
+    ordered = tuple(sorted((d for d in drafts if d.page is None), key=lambda draft: draft.key.sort_key))
     outputs.append(Output(pages.INDEX, lambda: pages.index_html(ordered, site).encode("utf-8")))
     outputs.append(Output(pages.OPML, lambda: pages.opml(ordered, site)))
     outputs.append(Output(pages.XSL, lambda: pages.stylesheet(site)))
@@ -203,44 +208,41 @@ def render_feed_files(feed: Feed, site: Site, kinds: tuple[str, ...]) -> list[by
     ]
 
 
-def _render_batch(batch: list[tuple[Feed | None, Site, tuple[str, ...]]]) -> list[list[bytes]]:
-    return [render_feed_files(feed, site, kinds) for feed, site, kinds in batch if feed is not None]
+def _render_batch(batch: list[tuple[Feed, Site, tuple[str, ...]]]) -> list[list[bytes]]:
+    return [render_feed_files(feed, site, kinds) for feed, site, kinds in batch]
 
 
-def make_all(outputs: list[Output], site: Site, workers: Workers) -> Iterator[bytes]:
-    """The bytes of ``outputs``, in order, as they are made; feeds' files in the worker processes when many."""
-    if workers.count < 2 or len(outputs) < PARALLEL_RENDER:
-        yield from (output.make() for output in outputs)
-        return
-    groups: dict[int, list[int]] = {}  # each feed's outputs, by position, rendered by one process
+def make_all(outputs: list[Output], feeds: Mapping[int, Feed], site: Site, workers: Workers) -> Iterator[bytes]:
+    """The bytes of ``outputs``, in order, as they are made; feeds' files in the worker processes when many.
+
+    ``feeds`` holds, by the id of its draft, each feed document whose files are among ``outputs``.
+    """
+    groups: dict[int, list[int]] = {}  # each feed's outputs, by position, rendered together
     for index, output in enumerate(outputs):
-        if output.feed is not None and output.kind:
-            groups.setdefault(id(output.feed), []).append(index)
-    jobs = [(outputs[ix[0]].feed, site, tuple(outputs[i].kind for i in ix)) for ix in groups.values()]
-    size = max(1, len(jobs) // (workers.count * 4))
-    batches = [jobs[i : i + size] for i in range(0, len(jobs), size)]
-    done = (files for batch in workers.map(_render_batch, batches) for files in batch)
+        if output.draft is not None and output.kind:
+            groups.setdefault(id(output.draft), []).append(index)
+    jobs = [(feeds[key], site, tuple(outputs[i].kind for i in ix)) for key, ix in groups.items()]
+    if workers.count < 2 or len(outputs) < PARALLEL_RENDER:
+        done: Iterator[list[bytes]] = (render_feed_files(*job) for job in jobs)
+    else:
+        size = max(1, len(jobs) // (workers.count * 4))
+        batches = [jobs[i : i + size] for i in range(0, len(jobs), size)]
+        done = (files for batch in workers.map(_render_batch, batches) for files in batch)
     made: dict[int, bytes] = {}
     for index, output in enumerate(outputs):
-        if output.feed is None or not output.kind:
+        if output.make is not None:
             yield output.make()
             continue
         if index not in made:
-            made.update(zip(groups[id(output.feed)], next(done), strict=True))
+            made.update(zip(groups[id(output.draft)], next(done), strict=True))
         yield made.pop(index)
-
-
-def _renderer(feed: Feed, site: Site, fmt: Format) -> Callable[[], bytes]:
-    return lambda: render(feed, site, fmt)
-
-
-def _page(feed: Feed, site: Site) -> Callable[[], bytes]:
-    return lambda: pages.feed_html(feed, site).encode("utf-8")
 
 
 def render_tree(feeds: tuple[Feed, ...], site: Site, next_due: datetime | None = None) -> dict[PurePosixPath, bytes]:
     """Every output file's bytes, by path relative to the output folder."""
-    return {output.path: output.make() for output in plan_outputs(feeds, site, next_due)}
+    outputs = plan_outputs(feeds, site, next_due)
+    made = make_all(outputs, {id(feed): feed for feed in feeds}, site, Workers(1))
+    return {output.path: data for output, data in zip(outputs, made, strict=True)}
 
 
 def check_path(path: PurePosixPath) -> None:
@@ -249,7 +251,7 @@ def check_path(path: PurePosixPath) -> None:
         raise OutputError(f"{path}: unsafe output path")
 
 
-def known_feeds(feeds: Iterable[Feed]) -> tuple[KnownFeed, ...]:
+def known_feeds(feeds: Iterable[Draft]) -> tuple[KnownFeed, ...]:
     """The topic and provider feeds as the manifest records them, in its order."""
     heads = sorted(
         (f for f in feeds if f.page is None and f.key.kind is not FeedKind.ALL), key=lambda f: f.key.sort_key
@@ -412,9 +414,9 @@ def _build(
     if strict and scan.rejected:
         raise RecordError(tuple(scan.problems))
     selection = select(scan.listings, now)
-    feeds = plan_feeds(selection, site, known, fetch=cache.fetch)
-    outputs = plan_outputs(feeds, site, selection.next_due, cache.identity)
-    clock.lap("select")
+    drafted = plan(selection, site, known)
+    drafts = drafted.drafts
+    outputs = plan_outputs(drafts, site, selection.next_due, lambda entry: cache.identity(entry, *drafted.names(entry)))
     before: dict[str, list[Any]] = cache.state.get("outputs", {})
     sizes: dict[str, list[Any]] = {}
     pending = []
@@ -425,12 +427,17 @@ def _build(
         else:
             pending.append(output)
     skipped = len(outputs) - len(pending)
+    # Full records only for the feeds rendered again; the others' stay in the cache as they are.
+    redo = list({id(o.draft): o.draft for o in pending if o.draft is not None}.values())
+    feeds = dict(zip(map(id, redo), drafted.complete(redo, cache.fetch), strict=True))
+    cache.keep(entry for draft in drafts for entry in draft.entries)
+    clock.lap("select")
     # Each file is written as soon as it is made, so a build never holds them
     # all; the manifest goes last, so it never lists a feed that is not there yet.
     written: list[str] = []
     last: list[tuple[PurePosixPath, bytes]] = []
     writing = 0.0
-    for output, data in zip(pending, make_all(pending, site, workers), strict=True):
+    for output, data in zip(pending, make_all(pending, feeds, site, workers), strict=True):
         sizes[str(output.path)] = [output.digest, len(data)]
         if output.path == MANIFEST:
             last.append((output.path, data))
@@ -448,16 +455,16 @@ def _build(
     written.sort(key=lambda path: (path == str(MANIFEST), path))
     fresh = set(written)
     counts = [len(scan.listings) + scan.rejected, len(selection.records), selection.unpublished]
-    counts += [selection.scheduled, selection.duplicates, sum(1 for feed in feeds if feed.page is None)]
+    counts += [selection.scheduled, selection.duplicates, sum(1 for draft in drafts if draft.page is None)]
     due = None if selection.next_due is None else selection.next_due.timestamp()
-    settings = repr((__version__, site, known_feeds(feeds)))  # as the next build will read them
+    settings = repr((__version__, site, known_feeds(drafts)))  # as the next build will read them
     cache.save({"outputs": sizes, "settings": settings, "counts": counts, "next_due": due})
-    changed = {o.feed.key.folder.as_posix() for o in outputs if o.feed and str(o.path) in fresh}
-    heads = sum(1 for feed in feeds if feed.page is None)
+    changed = {o.draft.key.folder.as_posix() for o in outputs if o.draft and str(o.path) in fresh}
+    heads = sum(1 for draft in drafts if draft.page is None)
     urls = tuple(
         site.url(o.path)
         for o in outputs
-        if o.feed and o.feed.page is None and str(o.path) in fresh and o.path.suffix != ".html"
+        if o.draft and o.draft.page is None and str(o.path) in fresh and o.path.suffix != ".html"
     )
     return Report(
         read=len(scan.listings) + scan.rejected,

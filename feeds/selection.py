@@ -14,10 +14,10 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime
 from functools import lru_cache
-from typing import Protocol, cast
+from typing import cast
 
 from .codec import to_micros
-from .model import Feed, FeedKey, FeedKind, Provider, Record, Site
+from .model import Draft, Feed, FeedKey, FeedKind, Listing, Record, Site
 
 MAX_SLUG = 60
 # Names Windows refuses as file or folder names, whatever the extension.
@@ -25,23 +25,6 @@ _RESERVED = frozenset(["con", "prn", "aux", "nul"] + [f"{d}{n}" for d in ("com",
 # Symbols that tell names apart ("C", "C++", "C#") are spelled out, not dropped.
 _SYMBOLS = {"+": " plus ", "#": " sharp ", "&": " and ", "@": " at ", "%": " percent "}
 _SPACES = re.compile(r"\s+")
-
-
-class Listing(Protocol):
-    """What selection needs of a record. A ``Record`` is one; so is a cached summary."""
-
-    @property
-    def path(self) -> str: ...
-    @property
-    def url(self) -> str: ...
-    @property
-    def published_at(self) -> datetime: ...
-    @property
-    def is_published(self) -> bool: ...
-    @property
-    def topics(self) -> tuple[str, ...]: ...
-    @property
-    def provider(self) -> Provider: ...
 
 
 @dataclass(frozen=True)
@@ -208,19 +191,65 @@ class KnownFeed:
 Fetch = Callable[[Sequence[Listing]], Sequence[Record]]
 
 
+@dataclass(frozen=True)
+class Plan:
+    """Every document of a build, drafted from listings, and the one spelling of each topic and provider."""
+
+    drafts: tuple[Draft, ...]  # in output order: all, topics, providers; each feed before its archive pages
+    topic_names: Mapping[str, str]  # topic key -> its name in every feed
+    provider_names: Mapping[str, str]  # provider key -> its name in every feed
+
+    def names(self, listing: Listing) -> tuple[tuple[str, ...], str]:
+        """The topics and provider name an entry shows: one spelling each, in every feed."""
+        topics = tuple(self.topic_names[k] for k in dict.fromkeys(topic_key(t) for t in listing.topics))
+        return topics, self.provider_names[listing.provider.key]
+
+    def complete(self, drafts: Sequence[Draft], fetch: Fetch | None = None) -> tuple[Feed, ...]:
+        """The ``drafts`` with full records for entries, their names made canonical.
+
+        ``fetch`` turns listings into full records; it is called once, for the
+        entries of these drafts (by default listings are records).
+        """
+        needed = list({(m.path, m.url): m for draft in drafts for m in draft.entries}.values())
+        records = fetch(needed) if fetch else [cast(Record, m) for m in needed]
+        full: dict[tuple[str, str], Record] = {}
+        for listing, record in zip(needed, records, strict=True):
+            topics, provider = self.names(record)
+            if topics != record.topics or provider != record.provider.name:
+                record = replace(record, topics=topics, provider=replace(record.provider, name=provider))
+            full[(listing.path, listing.url)] = record
+        return tuple(
+            Feed(
+                d.key,
+                d.group,
+                d.name,
+                tuple(full[(m.path, m.url)] for m in d.entries),
+                d.total,
+                d.updated,
+                d.page,
+                d.pages,
+            )
+            for d in drafts
+        )
+
+
 def plan_feeds(
     selection: Selection,
     site: Site,
     known: Iterable[KnownFeed] = (),
     fetch: Fetch | None = None,
 ) -> tuple[Feed, ...]:
-    """Every feed of the build: all records, one per topic, one per provider.
+    """Every feed of the build, with full records: ``plan`` completed."""
+    drafted = plan(selection, site, known)
+    return drafted.complete(drafted.drafts, fetch)
 
-    Topic and provider names are made canonical (one spelling per key) in the
-    entries. A feed published before keeps its slug, and when its group has no
-    published records left it is still planned, empty, so its URL stays valid.
-    ``fetch`` turns listings into full records; it is called once, for the
-    entries that make it into a feed (by default listings are records).
+
+def plan(selection: Selection, site: Site, known: Iterable[KnownFeed] = ()) -> Plan:
+    """Every feed document of the build: all records, one feed per topic, one per provider, archive pages.
+
+    Topic and provider names get one spelling per key. A feed published
+    before keeps its slug, and when its group has no published records left
+    it is still planned, empty, so its URL stays valid.
     """
     known = tuple(known)
     listings = selection.records
@@ -234,46 +263,31 @@ def plan_feeds(
         for topic in (topic_key(topics[0]),) if len(topics) == 1 else dict.fromkeys(map(topic_key, topics)):
             topic_groups.setdefault(topic, []).append(listing)
         provider_groups.setdefault(listing.provider.key, []).append(listing)
+    # An empty document still needs a plausible, stable "updated": the newest
+    # entry of its group, or for a group with none left, its last known time.
+    last_known = {(k.kind, k.slug): k.updated for k in known}
+    drafts: list[Draft] = []
 
-    # (key, group, name, page, pages, members in this document, members in the group)
-    documents: list[tuple[FeedKey, str, str, int | None, int, Sequence[Listing], int]] = []
-
-    def plan(key: FeedKey, group: str, name: str, members: Sequence[Listing]) -> None:
+    def draft(key: FeedKey, group: str, name: str, members: Sequence[Listing]) -> None:
+        newest = members[0].published_at if members else last_known.get((key.kind, key.slug))
         older = members[site.max_items :] if site.archives else ()
         pages = archive_pages(len(older), site.archive_page_size)
-        documents.append((key, group, name, None, len(pages), members[: site.max_items], len(members)))
+        head = tuple(members[: site.max_items])
+        drafts.append(Draft(key, group, name, head, len(members), newest, pages=len(pages)))
         for number, (start, end) in enumerate(pages, start=1):
-            documents.append((key, group, name, number, len(pages), older[start:end], len(members)))
+            entries = tuple(older[start:end])
+            updated = entries[0].published_at if entries else newest
+            drafts.append(Draft(key, group, name, entries, len(members), updated, number, len(pages)))
 
-    plan(FeedKey(FeedKind.ALL, "all"), "", site.title, listings)
+    draft(FeedKey(FeedKind.ALL, "all"), "", site.title, listings)
     for kind, names in ((FeedKind.TOPIC, topic_names), (FeedKind.PROVIDER, provider_names)):
         previous = {k.group: k for k in known if k.kind is kind}
         names = {**{group: k.name for group, k in previous.items()}, **names}
         slugs = assign_slugs(names, kind, {group: k.slug for group, k in previous.items()})
         for key, name in names.items():
-            plan(FeedKey(kind, slugs[key]), key, name, groups[kind].get(key, []))
-
-    needed = list({(m.path, m.url): m for *_, members, _ in documents for m in members}.values())
-    records = fetch(needed) if fetch else [cast(Record, m) for m in needed]
-    full: dict[tuple[str, str], Record] = {}
-    for listing, record in zip(needed, records, strict=True):
-        topics = tuple(topic_names[k] for k in dict.fromkeys(topic_key(t) for t in record.topics))
-        provider = provider_names[record.provider.key]
-        if topics != record.topics or provider != record.provider.name:
-            record = replace(record, topics=topics, provider=replace(record.provider, name=provider))
-        full[(listing.path, listing.url)] = record
-    # An empty document still needs a plausible, stable "updated": the newest
-    # entry of its group, or for a group with none left, its last known time.
-    last_known = {(k.kind, k.slug): k.updated for k in known}
-    newest: dict[FeedKey, datetime | None] = {}
-    feeds = []
-    for feed_key, group, name, page, pages, members, total in documents:
-        entries = tuple(full[(m.path, m.url)] for m in members)
-        if page is None:
-            newest[feed_key] = entries[0].published_at if entries else last_known.get((feed_key.kind, feed_key.slug))
-        updated = entries[0].published_at if entries else newest[feed_key]
-        feeds.append(Feed(feed_key, group, name, entries, total, updated, page=page, pages=pages))
-    return tuple(sorted(feeds, key=lambda f: (f.key.sort_key, f.page or 0)))
+            draft(FeedKey(kind, slugs[key]), key, name, groups[kind].get(key, []))
+    drafts.sort(key=lambda d: (d.key.sort_key, d.page or 0))
+    return Plan(tuple(drafts), topic_names, provider_names)
 
 
 def archive_pages(count: int, size: int) -> list[tuple[int, int]]:

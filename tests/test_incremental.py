@@ -289,3 +289,26 @@ def test_the_build_after_a_change_is_followed_by_a_quiet_one(tree: tuple[Path, P
     assert build(seeds, out, SITE, NOW, cache_dir=cache).timings["select"] > 0
     quiet = build(seeds, out, SITE, NOW, cache_dir=cache)  # answered from the last build's state
     assert (quiet.timings["select"], quiet.timings["render"], quiet.written) == (0.0, 0.0, ())
+
+
+def test_an_edit_fetches_only_the_records_of_the_feeds_it_renders_again(
+    tree: tuple[Path, Path, Path], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    seeds, out, cache = tree
+    two = replace(SITE, max_items=2)  # all: 5, 4; topic AI: 5, 3; topic Space: 4, 2; the provider: 5, 4
+    build(seeds, out, two, NOW, cache_dir=cache)
+    fetched: list[str] = []
+    fetch = ParseCache.fetch
+    monkeypatch.setattr(
+        ParseCache, "fetch", lambda self, listings: fetched.extend(x.path for x in listings) or fetch(self, listings)
+    )
+    target = seeds / "3.txt"
+    target.write_bytes(target.read_bytes().replace(b"Story 3", b"Story three"))
+    age(seeds)
+    report = build(seeds, out, two, NOW, cache_dir=cache)
+    assert report.feeds_changed == ("topics/ai",)
+    assert sorted(Path(path).name for path in fetched) == ["3.txt", "5.txt"]
+    assert "Story three" in (out / "topics" / "ai" / "rss.xml").read_text(encoding="utf-8")
+    fetched.clear()
+    report = build(seeds, out, replace(two, title="Renamed"), NOW, cache_dir=cache)  # every feed, from the cache
+    assert report.parsed == 0 and len(fetched) == 4  # kept from earlier builds; 0.txt and 1.txt are in no feed
