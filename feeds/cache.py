@@ -30,7 +30,7 @@ from . import __version__
 from .codec import decode_problems, decode_record, encode_problems, encode_record, from_micros
 from .errors import FeedsError
 from .model import Listing, Problem, Provider, Record
-from .records import MAX_FILE_BYTES, parse_record, read_raw, walk_record_files
+from .records import MAX_FILE_BYTES, parse_record, read_raw, walk_record_files, walk_record_paths
 from .selection import Shortlist
 from .workers import Workers
 
@@ -42,8 +42,9 @@ RACY_NS = 2_000_000_000  # mtimes this close to the index's write time are not t
 PARALLEL_FROM = 1_000  # files to parse before a second process pays off
 _KEY = f"feeds {__version__} cache {FORMAT}"
 
-# what a parse returns: (digest of the file, summary fields or None, problems, the record, marshalled)
-_Parsed = tuple[bytes, tuple[Any, ...] | None, tuple[tuple[Any, ...], ...], bytes]
+# what a parse returns: (digest of the file, its size and mtime, summary fields or None, problems,
+# the record, marshalled)
+_Parsed = tuple[bytes, tuple[int, int], tuple[Any, ...] | None, tuple[tuple[Any, ...], ...], bytes]
 
 
 class Summary(NamedTuple):
@@ -74,27 +75,34 @@ class Scan:
 
 
 def _parse_batch(jobs: list[tuple[str, int]]) -> list[_Parsed]:
-    """Worker: read and parse files; return each one's digest, summary, problems and record, as plain values.
+    """Worker: stat, read and parse files; return what the cache keeps of each, as plain values.
 
-    The record travels marshalled: one bytes object per record is cheap to
-    send, and the reader unpacks only the few it keeps.
+    The stat comes first: should the file change while it is read, its mtime
+    differs from the one recorded and the next build reads it again. The
+    record travels marshalled: one bytes object per record is cheap to send,
+    and the reader unpacks only the few it keeps.
     """
     out: list[_Parsed] = []
     for path, max_bytes in jobs:
+        try:
+            stat = os.stat(path)
+            seen = (stat.st_size, stat.st_mtime_ns)
+        except OSError:
+            seen = (-1, -1)  # matches no file: read again next time, or dropped as removed
         raw = read_raw(path, max_bytes)
         if isinstance(raw, Problem):
-            out.append((b"", None, encode_problems((raw,)), b""))
+            out.append((b"", seen, None, encode_problems((raw,)), b""))
             continue
         digest = hashlib.blake2b(raw, digest_size=16).digest()
         result = parse_record(path, raw)
         problems = encode_problems(result.problems)
         r = result.record
         if r is None:
-            out.append((digest, None, problems, b""))
+            out.append((digest, seen, None, problems, b""))
             continue
         record = encode_record(r)
         fields = (r.url, record[3], r.is_published, r.topics, record[5])  # url, time, flag, topics, provider
-        out.append((digest, fields, problems, marshal.dumps(record)))
+        out.append((digest, seen, fields, problems, marshal.dumps(record)))
     return out
 
 
@@ -233,26 +241,27 @@ class ParseCache:
         says they may be rendered (without one, none is kept).
         """
         stats: dict[str, tuple[int, int]] = {}
-        todo: list[tuple[str, os.stat_result]] = []
-        for path, stat in walk_record_files(source):
+        todo: list[str] = []
+        if not self.stats:  # nothing cached: every file is parsed, and the workers stat them
+            todo = list(walk_record_paths(source))
+        for path, stat in walk_record_files(source) if self.stats else ():
             old = self.stats.get(path)
             racy = stat.st_mtime_ns + RACY_NS >= self.saved_ns
             if old is not None and old == (stat.st_size, stat.st_mtime_ns) and not racy:
                 stats[path] = old
             else:
-                todo.append((path, stat))
-        removed = self.stats.keys() - stats.keys() - {path for path, _ in todo}
+                todo.append(path)
+        removed = self.stats.keys() - stats.keys() - set(todo)
         if not todo and not removed:
             return 0, len(stats), 0
         details = self.details  # needed now: what changed, and what is kept
         if not details:  # the details were lost: every file is new
-            todo = [*((p, s) for p, s in todo), *((p, os.stat(p)) for p in stats)]
-            stats, removed = {}, set()
+            todo, stats, removed = [*todo, *stats], {}, set()
         reused = len(stats)
 
-        def take(batch: list[tuple[str, os.stat_result]], parsed: list[_Parsed]) -> None:
-            for (path, stat), (digest, fields, problems, record) in zip(batch, parsed, strict=True):
-                stats[path] = (stat.st_size, stat.st_mtime_ns)
+        def take(at: int, parsed: list[_Parsed]) -> None:
+            for path, (digest, stat, fields, problems, record) in zip(todo[at : at + len(parsed)], parsed, strict=True):
+                stats[path] = stat
                 details[path] = (digest, self._encode(fields))
                 if problems:
                     self.found[path] = problems
@@ -264,7 +273,7 @@ class ParseCache:
                     for dropped in shortlist.offer(path, micros, is_published, topics, provider):
                         del self._fresh[dropped]
 
-        self._parse([path for path, _ in todo], progress, lambda at, parsed: take(todo[at : at + len(parsed)], parsed))
+        self._parse(todo, progress, take)
         for path in removed:
             details.pop(path, None)
             self.found.pop(path, None)
@@ -360,7 +369,7 @@ class ParseCache:
                 found[path] = blob
 
         def take(at: int, parsed: list[_Parsed]) -> None:
-            for path, (digest, fields, _, blob) in zip(missing[at : at + len(parsed)], parsed, strict=True):
+            for path, (digest, _, fields, _, blob) in zip(missing[at : at + len(parsed)], parsed, strict=True):
                 if fields is not None and digest == details[path][0]:
                     found[path] = blob
 

@@ -422,6 +422,19 @@ def _build(fields: _Fields) -> Record:
 
 def walk_record_files(folder: Path) -> Iterator[tuple[str, os.stat_result]]:
     """Every record file below ``folder`` with its stat, hidden entries skipped (in no set order)."""
+    for entry in _record_entries(folder):
+        try:
+            yield entry.path, entry.stat()
+        except OSError:  # vanished while walking
+            continue
+
+
+def walk_record_paths(folder: Path) -> Iterator[str]:
+    """Every record file below ``folder``, as ``walk_record_files`` finds them, without a stat each."""
+    return (entry.path for entry in _record_entries(folder))
+
+
+def _record_entries(folder: Path) -> Iterator[os.DirEntry[str]]:
     stack = [str(folder)]
     while stack:
         try:
@@ -433,8 +446,8 @@ def walk_record_files(folder: Path) -> Iterator[tuple[str, os.stat_result]]:
                     if entry.is_dir(follow_symlinks=False):
                         stack.append(entry.path)
                     elif name.lower().endswith(_SUFFIX_TUPLE):
-                        yield entry.path, entry.stat()
-        except OSError:  # a folder or file that vanished or cannot be read while walking
+                        yield entry
+        except OSError:  # a folder that vanished or cannot be read while walking
             continue
 
 
