@@ -121,6 +121,7 @@ class ParseCache:
         self._providers: list[tuple[str, str, str]] = []
         self._topic_ids: dict[str, int] = {}
         self._provider_ids: dict[tuple[str, str, str], int] = {}
+        self._topic_tuples: dict[tuple[str, ...], tuple[int, ...]] = {}  # each record's topics, as numbers
         self.saved_ns = 0
         self.state: dict[str, Any] = {}
         self.changed = False  # whether the index differs from the one on disk
@@ -177,16 +178,18 @@ class ParseCache:
         if fields is None:
             return None
         url, micros, is_published, topics, provider = fields
-        topic_ids = []
-        for topic in topics:
-            if topic not in self._topic_ids:
-                self._topic_ids[topic] = len(self._topics)
-                self._topics.append(topic)
-            topic_ids.append(self._topic_ids[topic])
-        if provider not in self._provider_ids:
-            self._provider_ids[provider] = len(self._providers)
+        topic_ids = self._topic_tuples.get(topics)
+        if topic_ids is None:
+            for topic in topics:
+                if topic not in self._topic_ids:
+                    self._topic_ids[topic] = len(self._topics)
+                    self._topics.append(topic)
+            topic_ids = self._topic_tuples[topics] = tuple(self._topic_ids[topic] for topic in topics)
+        provider_id = self._provider_ids.get(provider)
+        if provider_id is None:
+            provider_id = self._provider_ids[provider] = len(self._providers)
             self._providers.append(provider)
-        return (url, micros, is_published, tuple(topic_ids), self._provider_ids[provider])
+        return (url, micros, is_published, topic_ids, provider_id)
 
     def save(self, state: dict[str, Any]) -> None:
         """Write what changed, atomically; a failure only costs the next run time."""

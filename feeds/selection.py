@@ -85,23 +85,29 @@ class Shortlist:
     def __init__(self, now: datetime, limit: int | None) -> None:
         self.now = to_micros(now)
         self.size = None if limit is None else limit + max(8, limit // 4)
-        self._heaps: dict[str, list[tuple[int, str]]] = defaultdict(list)  # group -> (time, path), oldest first
         self._claims: dict[str, int] = {}  # path -> how many heaps hold it
+        # (topics, provider) -> the heaps of its groups, each (time, path) with the oldest first
+        self._heaps_of: dict[tuple[tuple[str, ...], str], tuple[list[tuple[int, str]], ...]] = {}
+        self._heaps: dict[str, list[tuple[int, str]]] = defaultdict(list)
 
-    def offer(self, path: str, micros: int, is_published: bool, topics: Iterable[str], provider: str) -> list[str]:
+    def offer(self, path: str, micros: int, is_published: bool, topics: tuple[str, ...], provider: str) -> list[str]:
         """Offer a record by its time in microseconds; return the paths no longer needed (maybe its own)."""
         if not is_published or micros > self.now:
             return [path]
         if self.size is None:
             return []
+        heaps = self._heaps_of.get((topics, provider))
+        if heaps is None:
+            groups = dict.fromkeys(["", f"p {provider}", *(f"t {topic_key(t)}" for t in topics)])
+            heaps = self._heaps_of[(topics, provider)] = tuple(self._heaps[group] for group in groups)
         dropped: list[str] = []
         claims = 0
-        for group in dict.fromkeys(["", f"p {provider}", *(f"t {topic_key(t)}" for t in topics)]):
-            heap = self._heaps[group]
+        entry = (micros, path)
+        for heap in heaps:
             if len(heap) < self.size:
-                heapq.heappush(heap, (micros, path))
-            elif (micros, path) > heap[0]:
-                _, out = heapq.heapreplace(heap, (micros, path))
+                heapq.heappush(heap, entry)
+            elif entry > heap[0]:
+                _, out = heapq.heapreplace(heap, entry)
                 left = self._claims[out] - 1
                 if left:
                     self._claims[out] = left
