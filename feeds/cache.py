@@ -34,10 +34,12 @@ from .records import MAX_FILE_BYTES, parse_record, read_raw, walk_record_files, 
 from .selection import Shortlist
 from .workers import Workers
 
-FORMAT = 7  # bump when the cache layout or the meaning of a parse changes
+FORMAT = 8  # bump when the cache layout or the meaning of a parse changes
 INDEX_FILE = "index"
 DETAILS_FILE = "details"
 RECORDS_FILE = "records"
+CHANGES_FILE = "changes"
+JOURNAL_LIMIT = 2_000  # changed files the changes file may list before index and details are written anew
 RACY_NS = 2_000_000_000  # mtimes this close to the index's write time are not trusted
 PARALLEL_FROM = 1_000  # files to parse before a second process pays off
 _KEY = f"feeds {__version__} cache {FORMAT}"
@@ -125,6 +127,8 @@ class ParseCache:
         self.saved_ns = 0
         self.state: dict[str, Any] = {}
         self.changed = False  # whether the index differs from the one on disk
+        self.base = ""  # names the last whole write of index and details; changes apply to that one only
+        self._journal: dict[str, None] = {}  # files changed since, in the changes file
         self._fresh: dict[str, bytes] = {}  # records parsed this run that may be rendered, marshalled
         self._disk: dict[str, tuple[bytes, bytes]] | None = None  # the records file: path -> (digest, record)
         self._used: dict[str, tuple[bytes, bytes]] = {}  # the records this build put in a feed
@@ -146,11 +150,26 @@ class ParseCache:
         data = self._load(INDEX_FILE)
         try:
             if data is not None:
-                self.stats, self.found = data["stats"], data["found"]
+                self.stats, self.found, self.base = data["stats"], data["found"], data["base"]
                 self.saved_ns, self.state = data["saved_ns"], data["state"]
+                changes = self._load(CHANGES_FILE)
+                if changes is not None and changes["base"] == self.base:
+                    self._journal = changes["paths"]
+                    self.saved_ns, self.state = changes["saved_ns"], changes["state"]
+                    self._apply(self.stats, changes["stats"])
+                    self._apply(self.found, changes["found"])
         except KeyError:
-            self.stats, self.found, self.saved_ns, self.state = {}, {}, 0, {}
+            self.stats, self.found, self.saved_ns, self.state, self._journal = {}, {}, 0, {}, {}
         return self
+
+    @staticmethod
+    def _apply(target: dict[str, Any], changes: dict[str, Any]) -> None:
+        """Bring a table of the last full write up to date: None stands for an entry removed."""
+        for path, value in changes.items():
+            if value is None:
+                target.pop(path, None)
+            else:
+                target[path] = value
 
     @property
     def details(self) -> dict[str, tuple[bytes, tuple[Any, ...] | None]]:
@@ -163,11 +182,18 @@ class ParseCache:
         if self._details is None:
             data = self._load(DETAILS_FILE) or {}
             loaded, topics, providers = data.get("details"), data.get("topics"), data.get("providers")
-            fine = isinstance(loaded, dict) and loaded.keys() == self.stats.keys()
+            if not isinstance(loaded, dict) or data.get("base") != self.base:
+                loaded = None
+            elif self._journal:
+                changes = self._load(CHANGES_FILE) or {}
+                self._apply(loaded, changes.get("details", {}))
+                topics, providers = changes.get("topics"), changes.get("providers")
+            fine = loaded is not None and loaded.keys() == self.stats.keys()
             if fine and isinstance(topics, list) and isinstance(providers, list):
                 self._details, self._topics, self._providers = loaded, topics, providers
             else:  # lost, damaged or out of step with the index: parse everything again
-                self._details, self.stats, self.found = {}, {}, {}
+                self._details, self.stats, self.found, self._journal = {}, {}, {}, {}
+                self._topics, self._providers = [], []
             self._topic_ids = {t: i for i, t in enumerate(self._topics)}
             self._provider_ids = {p: i for i, p in enumerate(self._providers)}
         assert self._details is not None
@@ -192,22 +218,51 @@ class ParseCache:
         return (url, micros, is_published, topic_ids, provider_id)
 
     def save(self, state: dict[str, Any]) -> None:
-        """Write what changed, atomically; a failure only costs the next run time."""
+        """Write what changed, atomically; a failure only costs the next run time.
+
+        A build that changed a few files writes only them, to the changes file;
+        index and details are written whole once the changes pile up (or
+        after a cold read), and the changes file then starts again.
+        """
         if self.folder is None:
             return
         try:
             self.folder.mkdir(parents=True, exist_ok=True)
             if self._used != self._records_file():
                 self._write(RECORDS_FILE, {"key": self.key, "records": self._used})
-            if self.changed:  # details first: an index never describes details that are not there
+            if not self.changed and state == self.state:
+                pass
+            elif self.base and len(self._journal) <= min(JOURNAL_LIMIT, max(16, len(self.stats) // 10)):
+                self._write_changes(state)
+            else:  # details first: an index never describes details that are not there
+                self.base, self._journal = os.urandom(8).hex(), {}
                 tables = {"topics": self._topics, "providers": self._providers}
-                self._write(DETAILS_FILE, {"key": self.key, "details": self.details, **tables})
-            if self.changed or state != self.state:
-                index = {"key": self.key, "saved_ns": time.time_ns(), "stats": self.stats, "found": self.found}
-                self._write(INDEX_FILE, {**index, "state": state})
+                self._write(DETAILS_FILE, {"key": self.key, "base": self.base, "details": self.details, **tables})
+                index = {"key": self.key, "base": self.base, "stats": self.stats, "found": self.found}
+                self._write(INDEX_FILE, {**index, "saved_ns": time.time_ns(), "state": state})
+                (self.folder / CHANGES_FILE).unlink(missing_ok=True)
         except OSError:
             pass
         self.state = state
+
+    def _write_changes(self, state: dict[str, Any]) -> None:
+        """Every file changed since index and details were last written whole, as it is now."""
+        details = self.details
+        self._write(
+            CHANGES_FILE,
+            {
+                "key": self.key,
+                "base": self.base,
+                "paths": self._journal,
+                "saved_ns": time.time_ns(),
+                "state": state,
+                "stats": {path: self.stats.get(path) for path in self._journal},
+                "found": {path: self.found.get(path) for path in self._journal},
+                "details": {path: details.get(path) for path in self._journal},
+                "topics": self._topics,
+                "providers": self._providers,
+            },
+        )
 
     def _write(self, name: str, data: dict[str, Any]) -> None:
         assert self.folder is not None
@@ -280,6 +335,7 @@ class ParseCache:
         for path in removed:
             details.pop(path, None)
             self.found.pop(path, None)
+        self._journal.update(dict.fromkeys([*todo, *removed]))
         self.stats, self.changed = stats, True
         return len(todo), reused, len(removed)
 

@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from feeds.cache import INDEX_FILE, ParseCache
+from feeds.cache import CHANGES_FILE, INDEX_FILE, ParseCache
 from feeds.errors import BusyError
 from feeds.model import Site
 from feeds.publish import build, build_lock
@@ -312,3 +312,55 @@ def test_an_edit_fetches_only_the_records_of_the_feeds_it_renders_again(
     fetched.clear()
     report = build(seeds, out, replace(two, title="Renamed"), NOW, cache_dir=cache)  # every feed, from the cache
     assert report.parsed == 0 and len(fetched) == 4  # kept from earlier builds; 0.txt and 1.txt are in no feed
+
+
+def test_a_small_change_is_saved_to_the_changes_file_alone(tree: tuple[Path, Path, Path]) -> None:
+    seeds, out, cache = tree
+    build(seeds, out, SITE, NOW, cache_dir=cache)
+    whole = {name: (cache / name).stat().st_mtime_ns for name in ("index", "details")}
+    assert not (cache / CHANGES_FILE).exists()
+    (seeds / "9.txt").write_bytes(story(9, topic="Climate"))
+    (seeds / "0.txt").unlink()
+    age(seeds)
+    build(seeds, out, SITE, NOW, cache_dir=cache)
+    assert {name: (cache / name).stat().st_mtime_ns for name in whole} == whole
+    assert (cache / CHANGES_FILE).exists()
+    again = build(seeds, out, SITE, NOW, cache_dir=cache)  # index, details and changes read together
+    assert (again.parsed, again.reused, again.read, again.written) == (0, 6, 6, ())
+    assert sorted(Path(path).name for path in ParseCache(cache).load().stats) == [
+        f"{n}.txt" for n in (1, 2, 3, 4, 5, 9)
+    ]
+
+
+def test_many_changes_are_written_whole_and_the_changes_file_starts_again(tree: tuple[Path, Path, Path]) -> None:
+    seeds, out, cache = tree
+    build(seeds, out, SITE, NOW, cache_dir=cache)
+    (seeds / "0.txt").unlink()
+    build(seeds, out, SITE, NOW, cache_dir=cache)
+    assert (cache / CHANGES_FILE).exists()
+    for n in range(10, 30):
+        (seeds / f"{n}.txt").write_bytes(story(n))
+    age(seeds)
+    report = build(seeds, out, SITE, NOW, cache_dir=cache)
+    assert report.parsed == 25 and not (cache / CHANGES_FILE).exists()  # aged: all read again
+    assert build(seeds, out, SITE, NOW, cache_dir=cache).parsed == 0
+
+
+@pytest.mark.parametrize("damage", ["changes", "details"])
+def test_a_lost_or_mismatched_part_of_the_cache_costs_only_time(tree: tuple[Path, Path, Path], damage: str) -> None:
+    seeds, out, cache = tree
+    build(seeds, out, SITE, NOW, cache_dir=cache)
+    edited = seeds / "1.txt"
+    edited.write_bytes(story(1, topic="AI", when="2025-03-11T08:00:00Z").replace(b"Story 1", b"Story one"))
+    os.utime(edited, (time.time() - 30, time.time() - 30))  # older than the cache, newer than the others
+    build(seeds, out, SITE, NOW, cache_dir=cache)
+    if damage == "changes":
+        (cache / CHANGES_FILE).unlink()  # the index alone is older: the edited file is read again
+    else:  # details written whole by another build than the index: nothing in it is trusted
+        other = cache.parent / "other-cache"
+        build(seeds, cache.parent / "other-out", SITE, NOW, cache_dir=other)
+        shutil.copy(other / "details", cache / "details")
+        os.utime(seeds / "2.txt", (time.time() - 20, time.time() - 20))  # a change, so the details are read
+    report = build(seeds, out, SITE, NOW, cache_dir=cache)
+    assert report.parsed == (1 if damage == "changes" else 6) and report.written == ()
+    assert "Story one" in (out / "all" / "rss.xml").read_text(encoding="utf-8")
