@@ -11,6 +11,7 @@ import re
 from collections.abc import Iterable
 from datetime import UTC, datetime
 from email.utils import format_datetime
+from functools import lru_cache
 from html import escape
 from pathlib import PurePosixPath
 
@@ -314,6 +315,7 @@ def feed_html(feed: Feed, site: Site) -> str:
     )
 
 
+@lru_cache(maxsize=4096)  # a record is on several feeds' pages
 def entry_html(record: Record) -> str:
     image = ""
     if record.images:

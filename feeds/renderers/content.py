@@ -12,6 +12,7 @@ from ..model import Feed, FeedKind, Format, Image, Record, Site
 
 # Shown in the HTML of each entry; readers that ignore rel="related" still show it.
 RELATED_HEADING = "Related coverage"
+MONTHS = ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec")
 
 
 def feed_title(feed: Feed, site: Site) -> str:
@@ -52,6 +53,7 @@ def archive_links(feed: Feed, site: Site, fmt: Format) -> list[tuple[str, str]]:
     return links
 
 
+@lru_cache(maxsize=8192)  # each image is typed by every format, in every feed
 def image_type(url: str) -> str:
     """The media type an image URL's file name implies (RSS requires one)."""
     guessed, _ = mimetypes.guess_type(urlsplit(url).path, strict=False)
@@ -59,7 +61,8 @@ def image_type(url: str) -> str:
 
 
 def human_date(moment: datetime) -> str:
-    return f"{moment.day} {moment:%b %Y}"
+    """The day, month and year, as in "19 Oct 2026": English month names, whatever the locale."""
+    return f"{moment.day} {MONTHS[moment.month - 1]} {moment.year}"
 
 
 def excerpt_html(record: Record) -> str | None:

@@ -10,9 +10,11 @@ from __future__ import annotations
 
 import re
 from datetime import UTC, datetime
+from functools import lru_cache
 from html import escape
 from typing import Any
 
+from feedgen.entry import FeedEntry  # type: ignore[import-untyped]
 from feedgen.ext.base import BaseEntryExtension, BaseExtension  # type: ignore[import-untyped]
 from feedgen.feed import FeedGenerator  # type: ignore[import-untyped]
 from lxml import etree
@@ -38,6 +40,7 @@ RSS_DOCS = "https://www.rssboard.org/rss-specification"
 _LOOKS_LIKE_HTML = re.compile(r"<|&(?:#[0-9]+|#[xX][0-9a-fA-F]+|[A-Za-z][A-Za-z0-9]*);")
 STYLESHEET = "feed.xsl"  # written by the pages module
 EPOCH = datetime(1970, 1, 1, tzinfo=UTC)  # "updated" of a feed with no entries
+RSS_PARTS, ATOM_PARTS = "feeds_rss", "feeds_atom"  # our extensions' names in feedgen
 
 
 class _FeedParts(BaseExtension):  # type: ignore[misc]
@@ -151,8 +154,8 @@ def _escape_markup_in_title(title: Any) -> bool:
 
 def _generator(feed: Feed, site: Site, fmt: Format) -> Any:
     fg = FeedGenerator()
-    fg.register_extension("feeds_rss", _FeedParts, _EntryParts, atom=False, rss=True)
-    fg.register_extension("feeds_atom", _FeedParts, _EntryParts, atom=True, rss=False)
+    fg.register_extension(RSS_PARTS, _FeedParts, _EntryParts, atom=False, rss=True)
+    fg.register_extension(ATOM_PARTS, _FeedParts, _EntryParts, atom=True, rss=False)
     for parts in (fg.feeds_rss, fg.feeds_atom):
         parts.feed, parts.site, parts.fmt = feed, site, fmt
     fg.id(feed_id(feed, site))
@@ -173,12 +176,19 @@ def _generator(feed: Feed, site: Site, fmt: Format) -> Any:
     if feed.updated is None:
         fg._FeedGenerator__rss_lastBuildDate = None
     for record in feed.entries:
-        _add_entry(fg, record)
+        # add_entry registers the generator's extensions on the entry, and
+        # leaves alone those it already has, so the record's own parts stay.
+        fg.add_entry(_entry(record), order="append")  # the default, 'prepend', reverses the feed
     return fg
 
 
-def _add_entry(fg: Any, record: Record) -> None:
-    entry = fg.add_entry(order="append")  # the default, 'prepend', reverses the feed
+@lru_cache(maxsize=4096)  # a record is in several feeds, each in RSS and Atom
+def _entry(record: Record) -> Any:
+    """The record as a feedgen entry for either format. It holds nothing about a
+    feed, and writing a feed only reads it, so one entry serves every feed."""
+    entry = FeedEntry()
+    entry.register_extension(RSS_PARTS, _EntryParts, atom=False, rss=True)
+    entry.register_extension(ATOM_PARTS, _EntryParts, atom=True, rss=False)
     entry.guid(record.url, permalink=True)
     entry.title(record.title)
     entry.link(href=record.url)  # RSS <link>; in Atom a link without rel is the alternate
@@ -190,10 +200,11 @@ def _add_entry(fg: Any, record: Record) -> None:
     if summary:  # also the RSS <description>, which readers treat as HTML
         entry.summary(summary, type="html")
     entry.content(entry_html(record), type="html")
-    for topic in record.topics:
-        entry.category(term=topic)
+    if record.topics:  # in one call: feedgen re-maps every category on each
+        entry.category([{"term": topic} for topic in record.topics])
     entry.feeds_rss.record = record
     entry.feeds_atom.record = record
+    return entry
 
 
 def _with_stylesheet(document: bytes, site: Site) -> bytes:
