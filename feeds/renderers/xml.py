@@ -44,7 +44,7 @@ RSS_PARTS, ATOM_PARTS = "feeds_rss", "feeds_atom"  # our extensions' names in fe
 
 
 class _FeedParts(BaseExtension):  # type: ignore[misc]
-    """Feed-level parts feedgen has no setter for: archive links and marks, WebSub hubs."""
+    """Feed-level parts feedgen has no setter for: the stylesheet, archive links and marks, WebSub hubs."""
 
     feed: Feed
     site: Site
@@ -63,7 +63,18 @@ class _FeedParts(BaseExtension):  # type: ignore[misc]
         archives = archive_links(self.feed, self.site, self.fmt)
         return hubs + [{"rel": rel, "href": href, "type": self.fmt.media_type} for rel, href in archives]
 
+    def _add_stylesheet(self, root: Any) -> None:
+        """Add the processing instruction that lets a browser show the feed as a page.
+
+        It goes before the root element, so right after the XML declaration
+        (XML 1.0 §2.8); browsers apply it only from the same origin, so the
+        stylesheet lives in the output tree.
+        """
+        href = escape(self.site.url(STYLESHEET), quote=True)
+        root.addprevious(etree.ProcessingInstruction("xml-stylesheet", f'type="text/xsl" href="{href}"'))
+
     def extend_rss(self, root: Any) -> Any:
+        self._add_stylesheet(root)
         channel = root.find("channel")
         for attributes in self._links():
             etree.SubElement(channel, f"{{{ATOM_NS}}}link", attributes)
@@ -72,6 +83,7 @@ class _FeedParts(BaseExtension):  # type: ignore[misc]
         return root
 
     def extend_atom(self, root: Any) -> Any:
+        self._add_stylesheet(root)
         for attributes in self._links():
             etree.SubElement(root, "link", attributes)
         if self.feed.page is not None:  # RFC 5005 §4: an archive document carries fh:archive
@@ -182,7 +194,10 @@ def _generator(feed: Feed, site: Site, fmt: Format) -> Any:
     return fg
 
 
-@lru_cache(maxsize=4096)  # a record is in several feeds, each in RSS and Atom
+# Enough for a feed's RSS and Atom to share each entry, and for some reuse
+# across feeds; an entry is many small objects, which the garbage collector
+# walks, so more of them costs more than rebuilding.
+@lru_cache(maxsize=512)
 def _entry(record: Record) -> Any:
     """The record as a feedgen entry for either format. It holds nothing about a
     feed, and writing a feed only reads it, so one entry serves every feed."""
@@ -207,22 +222,11 @@ def _entry(record: Record) -> Any:
     return entry
 
 
-def _with_stylesheet(document: bytes, site: Site) -> bytes:
-    """Add the processing instruction that lets a browser show the feed as a page.
-
-    It follows the XML declaration (XML 1.0 §2.8); browsers apply it only from
-    the same origin, so the stylesheet lives in the output tree.
-    """
-    declaration, rest = document.split(b"\n", 1)
-    href = escape(site.url(STYLESHEET), quote=True).encode("utf-8")
-    return declaration + b'\n<?xml-stylesheet type="text/xsl" href="' + href + b'"?>\n' + rest
-
-
 def render_rss(feed: Feed, site: Site) -> bytes:
     data: bytes = _generator(feed, site, Format.RSS).rss_str(pretty=True, encoding="UTF-8")
-    return _with_stylesheet(data, site)
+    return data
 
 
 def render_atom(feed: Feed, site: Site) -> bytes:
     data: bytes = _generator(feed, site, Format.ATOM).atom_str(pretty=True, encoding="UTF-8")
-    return _with_stylesheet(data, site)
+    return data
