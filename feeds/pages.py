@@ -20,6 +20,7 @@ from lxml import etree
 from .model import Feed, FeedKind, Format, Record, Site
 from .renderers.content import (
     RELATED_HEADING,
+    excerpt_html,
     feed_description,
     feed_title,
     human_date,
@@ -333,7 +334,7 @@ def entry_html(record: Record) -> str:
         provider=escape(record.provider.name),
         date=_when(record.published_at),
         image=image,
-        excerpt=f"<p>{escape(record.excerpt)}</p>\n" if record.excerpt else "",
+        excerpt=f"<p>{excerpt_html(record)}</p>\n" if record.excerpt else "",
         related=related,
     )
 

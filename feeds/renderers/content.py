@@ -67,7 +67,12 @@ def human_date(moment: datetime) -> str:
 
 def excerpt_html(record: Record) -> str | None:
     """The plain-text excerpt as HTML: escaped once, never interpreted."""
-    return None if record.excerpt is None else escape(record.excerpt)
+    return None if record.excerpt is None else _escaped_text(record.excerpt)
+
+
+@lru_cache(maxsize=4096)  # an excerpt goes into a field of every format; a string's hash is kept
+def _escaped_text(text: str) -> str:
+    return escape(text)
 
 
 def size_attributes(image: Image) -> str:
@@ -96,7 +101,7 @@ def entry_html(record: Record) -> str:
         alt = escape(image.title or record.title)
         parts.append(f'<p><img src="{escape(image.url)}" alt="{alt}"{size_attributes(image)}></p>')
     if record.excerpt:
-        parts.append(f"<p>{escape(record.excerpt)}</p>")
+        parts.append(f"<p>{excerpt_html(record)}</p>")
     parts.append(f'<p><a href="{escape(record.url)}">Read the story at {escape(record.provider.name)}</a></p>')
     if record.related:
         parts.append(f"<h3>{RELATED_HEADING}</h3><ul>{''.join(related_items(record))}</ul>")
