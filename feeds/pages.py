@@ -11,6 +11,7 @@ import re
 from collections.abc import Iterable
 from datetime import UTC, datetime
 from email.utils import format_datetime
+from functools import lru_cache
 from html import escape
 from pathlib import PurePosixPath
 
@@ -19,6 +20,7 @@ from lxml import etree
 from .model import Draft, Feed, FeedKind, Format, Record, Site
 from .renderers.content import (
     RELATED_HEADING,
+    excerpt_html,
     feed_description,
     feed_title,
     human_date,
@@ -314,6 +316,7 @@ def feed_html(feed: Feed, site: Site) -> str:
     )
 
 
+@lru_cache(maxsize=4096)  # a record is on several feeds' pages
 def entry_html(record: Record) -> str:
     image = ""
     if record.images:
@@ -331,7 +334,7 @@ def entry_html(record: Record) -> str:
         provider=escape(record.provider.name),
         date=_when(record.published_at),
         image=image,
-        excerpt=f"<p>{escape(record.excerpt)}</p>\n" if record.excerpt else "",
+        excerpt=f"<p>{excerpt_html(record)}</p>\n" if record.excerpt else "",
         related=related,
     )
 

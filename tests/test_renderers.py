@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 
 import feedparser
@@ -188,6 +189,20 @@ def test_entry_html_shows_image_excerpt_and_related_coverage(feed: Feed) -> None
     assert html.index('<img src="https://img.example.com/one.jpg"') < html.index("A new plant opens.")
     assert "<h3>Related coverage</h3>" in html
     assert '<a href="https://third.example.net/b">Coverage B</a> (14 Mar 2025)' in html
+
+
+# ---- a record's parts are made once and reused: nothing of one feed or site leaks
+
+
+@pytest.mark.parametrize("fmt", list(Format))
+def test_a_record_renders_the_same_in_every_feed_and_only_with_its_own_site(feed: Feed, fmt: Format) -> None:
+    other_site = replace(SITE, base_url="https://elsewhere.example.net/", title="Elsewhere")
+    topic = replace(feed, key=FeedKey(FeedKind.TOPIC, "energy"), name="Energy")
+    first = render(feed, SITE, fmt)
+    elsewhere = render(topic, other_site, fmt)
+    assert render(feed, SITE, fmt) == first
+    assert SITE.base_url.encode() not in elsewhere
+    assert b"Coverage B" in elsewhere and b"https://elsewhere.example.net/topics/energy/" in elsewhere
 
 
 # ---- empty feeds (a topic whose stories were all withdrawn) stay valid

@@ -12,6 +12,7 @@ from ..model import Draft, Feed, FeedKind, Format, Image, Record, Site
 
 # Shown in the HTML of each entry; readers that ignore rel="related" still show it.
 RELATED_HEADING = "Related coverage"
+MONTHS = ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec")
 
 
 def feed_title(feed: Draft, site: Site) -> str:
@@ -52,6 +53,7 @@ def archive_links(feed: Feed, site: Site, fmt: Format) -> list[tuple[str, str]]:
     return links
 
 
+@lru_cache(maxsize=8192)  # each image is typed by every format, in every feed
 def image_type(url: str) -> str:
     """The media type an image URL's file name implies (RSS requires one)."""
     guessed, _ = mimetypes.guess_type(urlsplit(url).path, strict=False)
@@ -59,12 +61,18 @@ def image_type(url: str) -> str:
 
 
 def human_date(moment: datetime) -> str:
-    return f"{moment.day} {moment:%b %Y}"
+    """The day, month and year, as in "19 Oct 2026": English month names, whatever the locale."""
+    return f"{moment.day} {MONTHS[moment.month - 1]} {moment.year}"
 
 
 def excerpt_html(record: Record) -> str | None:
     """The plain-text excerpt as HTML: escaped once, never interpreted."""
-    return None if record.excerpt is None else escape(record.excerpt)
+    return None if record.excerpt is None else _escaped_text(record.excerpt)
+
+
+@lru_cache(maxsize=4096)  # an excerpt goes into a field of every format; a string's hash is kept
+def _escaped_text(text: str) -> str:
+    return escape(text)
 
 
 def size_attributes(image: Image) -> str:
@@ -93,7 +101,7 @@ def entry_html(record: Record) -> str:
         alt = escape(image.title or record.title)
         parts.append(f'<p><img src="{escape(image.url)}" alt="{alt}"{size_attributes(image)}></p>')
     if record.excerpt:
-        parts.append(f"<p>{escape(record.excerpt)}</p>")
+        parts.append(f"<p>{excerpt_html(record)}</p>")
     parts.append(f'<p><a href="{escape(record.url)}">Read the story at {escape(record.provider.name)}</a></p>')
     if record.related:
         parts.append(f"<h3>{RELATED_HEADING}</h3><ul>{''.join(related_items(record))}</ul>")

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from datetime import datetime
+from functools import lru_cache
 from html import escape
 from typing import Any
 
@@ -18,7 +19,7 @@ def _date(moment: datetime) -> str:
     return moment.isoformat().replace("+00:00", "Z")  # RFC 3339, as the spec requires
 
 
-def _item(record: Record, site: Site) -> dict[str, Any]:
+def _item(record: Record, related_about: str) -> dict[str, Any]:
     item: dict[str, Any] = {
         "id": record.url,
         "url": record.url,
@@ -43,7 +44,7 @@ def _item(record: Record, site: Site) -> dict[str, Any]:
         # Extensions must be objects whose keys start with "_" (JSON Feed 1.1,
         # "Extensions"); "about" points at the extension's documentation.
         item["_related"] = {
-            "about": site.url(RELATED_DOC),
+            "about": related_about,
             "items": [
                 {
                     "url": link.url,
@@ -55,6 +56,17 @@ def _item(record: Record, site: Site) -> dict[str, Any]:
             ],
         }
     return item
+
+
+def _encode(value: object) -> str:
+    # Compact separators keep json's C encoder (indent= falls back to Python,
+    # ten times slower); readers do not mind, and jq or a browser pretty-prints.
+    return json.dumps(value, ensure_ascii=False, separators=(",", ":"))
+
+
+@lru_cache(maxsize=4096)  # a record is in several feeds
+def _item_json(record: Record, related_about: str) -> str:
+    return _encode(_item(record, related_about))
 
 
 def render_json(feed: Feed, site: Site) -> bytes:
@@ -73,10 +85,11 @@ def render_json(feed: Feed, site: Site) -> bytes:
         document["next_url"] = older[0]
     if site.hubs:
         document["hubs"] = [{"type": "WebSub", "url": hub} for hub in site.hubs]
-    document["items"] = [_item(record, site) for record in feed.entries]
-    # Compact separators keep json's C encoder (indent= falls back to Python,
-    # ten times slower); readers do not mind, and jq or a browser pretty-prints.
-    return (json.dumps(document, ensure_ascii=False, separators=(",", ":")) + "\n").encode("utf-8")
+    # "items" comes last, so the document is the encoded rest with the items,
+    # each encoded once per record, put before its closing brace.
+    related_about = site.url(RELATED_DOC)
+    items = ",".join(_item_json(record, related_about) for record in feed.entries)
+    return f'{_encode(document)[:-1]},"items":[{items}]}}\n'.encode()
 
 
 def related_doc_html(site: Site) -> bytes:

@@ -10,9 +10,11 @@ from __future__ import annotations
 
 import re
 from datetime import UTC, datetime
+from functools import lru_cache
 from html import escape
 from typing import Any
 
+from feedgen.entry import FeedEntry  # type: ignore[import-untyped]
 from feedgen.ext.base import BaseEntryExtension, BaseExtension  # type: ignore[import-untyped]
 from feedgen.feed import FeedGenerator  # type: ignore[import-untyped]
 from lxml import etree
@@ -38,10 +40,11 @@ RSS_DOCS = "https://www.rssboard.org/rss-specification"
 _LOOKS_LIKE_HTML = re.compile(r"<|&(?:#[0-9]+|#[xX][0-9a-fA-F]+|[A-Za-z][A-Za-z0-9]*);")
 STYLESHEET = "feed.xsl"  # written by the pages module
 EPOCH = datetime(1970, 1, 1, tzinfo=UTC)  # "updated" of a feed with no entries
+RSS_PARTS, ATOM_PARTS = "feeds_rss", "feeds_atom"  # our extensions' names in feedgen
 
 
 class _FeedParts(BaseExtension):  # type: ignore[misc]
-    """Feed-level parts feedgen has no setter for: archive links and marks, WebSub hubs."""
+    """Feed-level parts feedgen has no setter for: the stylesheet, archive links and marks, WebSub hubs."""
 
     feed: Feed
     site: Site
@@ -60,7 +63,18 @@ class _FeedParts(BaseExtension):  # type: ignore[misc]
         archives = archive_links(self.feed, self.site, self.fmt)
         return hubs + [{"rel": rel, "href": href, "type": self.fmt.media_type} for rel, href in archives]
 
+    def _add_stylesheet(self, root: Any) -> None:
+        """Add the processing instruction that lets a browser show the feed as a page.
+
+        It goes before the root element, so right after the XML declaration
+        (XML 1.0 §2.8); browsers apply it only from the same origin, so the
+        stylesheet lives in the output tree.
+        """
+        href = escape(self.site.url(STYLESHEET), quote=True)
+        root.addprevious(etree.ProcessingInstruction("xml-stylesheet", f'type="text/xsl" href="{href}"'))
+
     def extend_rss(self, root: Any) -> Any:
+        self._add_stylesheet(root)
         channel = root.find("channel")
         for attributes in self._links():
             etree.SubElement(channel, f"{{{ATOM_NS}}}link", attributes)
@@ -69,6 +83,7 @@ class _FeedParts(BaseExtension):  # type: ignore[misc]
         return root
 
     def extend_atom(self, root: Any) -> Any:
+        self._add_stylesheet(root)
         for attributes in self._links():
             etree.SubElement(root, "link", attributes)
         if self.feed.page is not None:  # RFC 5005 §4: an archive document carries fh:archive
@@ -151,8 +166,8 @@ def _escape_markup_in_title(title: Any) -> bool:
 
 def _generator(feed: Feed, site: Site, fmt: Format) -> Any:
     fg = FeedGenerator()
-    fg.register_extension("feeds_rss", _FeedParts, _EntryParts, atom=False, rss=True)
-    fg.register_extension("feeds_atom", _FeedParts, _EntryParts, atom=True, rss=False)
+    fg.register_extension(RSS_PARTS, _FeedParts, _EntryParts, atom=False, rss=True)
+    fg.register_extension(ATOM_PARTS, _FeedParts, _EntryParts, atom=True, rss=False)
     for parts in (fg.feeds_rss, fg.feeds_atom):
         parts.feed, parts.site, parts.fmt = feed, site, fmt
     fg.id(feed_id(feed, site))
@@ -173,12 +188,22 @@ def _generator(feed: Feed, site: Site, fmt: Format) -> Any:
     if feed.updated is None:
         fg._FeedGenerator__rss_lastBuildDate = None
     for record in feed.entries:
-        _add_entry(fg, record)
+        # add_entry registers the generator's extensions on the entry, and
+        # leaves alone those it already has, so the record's own parts stay.
+        fg.add_entry(_entry(record), order="append")  # the default, 'prepend', reverses the feed
     return fg
 
 
-def _add_entry(fg: Any, record: Record) -> None:
-    entry = fg.add_entry(order="append")  # the default, 'prepend', reverses the feed
+# Enough for a feed's RSS and Atom to share each entry, and for some reuse
+# across feeds; an entry is many small objects, which the garbage collector
+# walks, so more of them costs more than rebuilding.
+@lru_cache(maxsize=512)
+def _entry(record: Record) -> Any:
+    """The record as a feedgen entry for either format. It holds nothing about a
+    feed, and writing a feed only reads it, so one entry serves every feed."""
+    entry = FeedEntry()
+    entry.register_extension(RSS_PARTS, _EntryParts, atom=False, rss=True)
+    entry.register_extension(ATOM_PARTS, _EntryParts, atom=True, rss=False)
     entry.guid(record.url, permalink=True)
     entry.title(record.title)
     entry.link(href=record.url)  # RSS <link>; in Atom a link without rel is the alternate
@@ -190,28 +215,18 @@ def _add_entry(fg: Any, record: Record) -> None:
     if summary:  # also the RSS <description>, which readers treat as HTML
         entry.summary(summary, type="html")
     entry.content(entry_html(record), type="html")
-    for topic in record.topics:
-        entry.category(term=topic)
+    if record.topics:  # in one call: feedgen re-maps every category on each
+        entry.category([{"term": topic} for topic in record.topics])
     entry.feeds_rss.record = record
     entry.feeds_atom.record = record
-
-
-def _with_stylesheet(document: bytes, site: Site) -> bytes:
-    """Add the processing instruction that lets a browser show the feed as a page.
-
-    It follows the XML declaration (XML 1.0 §2.8); browsers apply it only from
-    the same origin, so the stylesheet lives in the output tree.
-    """
-    declaration, rest = document.split(b"\n", 1)
-    href = escape(site.url(STYLESHEET), quote=True).encode("utf-8")
-    return declaration + b'\n<?xml-stylesheet type="text/xsl" href="' + href + b'"?>\n' + rest
+    return entry
 
 
 def render_rss(feed: Feed, site: Site) -> bytes:
     data: bytes = _generator(feed, site, Format.RSS).rss_str(pretty=True, encoding="UTF-8")
-    return _with_stylesheet(data, site)
+    return data
 
 
 def render_atom(feed: Feed, site: Site) -> bytes:
     data: bytes = _generator(feed, site, Format.ATOM).atom_str(pretty=True, encoding="UTF-8")
-    return _with_stylesheet(data, site)
+    return data
