@@ -9,6 +9,7 @@ ETag) stays put. One build at a time holds a lock beside the output folder.
 from __future__ import annotations
 
 import fcntl
+import gc
 import hashlib
 import json
 import os
@@ -398,8 +399,10 @@ def _build(
     cache = ParseCache(cache_dir, max_bytes, workers)
     if cache_dir is not None:
         cache.load()
+        gc.freeze()  # what a build loads lives to its end: the collector need not walk it again and again
     shortlist = Shortlist(now, None if site.archives else site.max_items)
     parsed, reused, removed = cache.refresh(source, progress=progress, shortlist=shortlist)
+    gc.freeze()
     known = read_known(out_dir)
     settings = repr((__version__, site, known))
     quiet = _unchanged(cache, out_dir, settings, now)
@@ -410,6 +413,7 @@ def _build(
         timings = {"read": clock.laps["read"], "select": 0.0, "render": 0.0, "write": 0.0}
         return replace(quiet, parsed=parsed, reused=reused, timings={**timings, **clock.total()})
     scan = cache.assemble(parsed=parsed, reused=reused, removed=removed)
+    gc.freeze()
     clock.lap("read")
     if strict and scan.rejected:
         raise RecordError(tuple(scan.problems))
