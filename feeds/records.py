@@ -338,7 +338,7 @@ def parse_record(path: str, raw: bytes, *, exact: bool = False) -> ParseResult:
 def _parse(path: str, raw: bytes, exact: bool) -> ParseResult:
     try:
         text = frontmatter.decode(raw)
-        doc = frontmatter.load(text, exact=exact)
+        doc = frontmatter.load(text, exact=exact, raw=raw)
     except frontmatter.FrontMatterError as e:
         return ParseResult(None, (Problem(path, e.message, e.line),))
     result = _check(path, doc)

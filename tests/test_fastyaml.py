@@ -306,3 +306,67 @@ def test_falls_back_on_what_it_does_not_implement() -> None:
 def test_ryml_errors_stay_off_stderr(capfd: pytest.CaptureFixture[str]) -> None:
     assert fastyaml.load_mapping("a: 'unterminated\n") is None
     assert capfd.readouterr().err == ""
+
+
+# ---- (d) the UTF-8 fast path: the same cut and the same values as the text path
+
+_FILE_LINES = ["---", "--- ", "---\u3000", "----", "---x", "-- -", "...", "a: 1", "published: yes", "  b: é😀", "", " "]
+files = st.lists(st.sampled_from(_FILE_LINES) | raw_lines, max_size=8).map("\n".join)
+line_ends = st.sampled_from(["\n", "\r\n", "\r"])
+
+
+def _split_by_lines(text: str) -> tuple[str, str]:
+    """What frontmatter.split returned before it searched for the fence: the reference."""
+    lines = text.split("\n")
+    assert lines[0].rstrip() == "---"
+    for number, line in enumerate(lines[1:], start=1):
+        if line.rstrip() == "---":
+            return "\n".join(lines[1:number]), "\n".join(lines[number + 1 :]).strip("\n")
+    raise AssertionError("not closed")
+
+
+@SETTINGS
+@given(files, line_ends, st.booleans())
+def test_split_and_the_utf8_cut_agree_with_splitting_lines(text: str, end: str, bom: bool) -> None:
+    raw = ("\ufeff" if bom else "").encode() + text.replace("\n", end).encode("utf-8", "surrogatepass")
+    try:
+        decoded = frontmatter.decode(raw)
+        expected = _split_by_lines(decoded)
+    except (frontmatter.FrontMatterError, AssertionError):
+        with pytest.raises(frontmatter.FrontMatterError):
+            frontmatter.split(frontmatter.decode(raw))
+        return
+    assert frontmatter.split(decoded) == expected
+    cut = frontmatter._cut_utf8(raw)
+    if cut is not None:
+        assert (cut[0].decode(), cut[1].decode().strip("\n")) == expected
+
+
+@SETTINGS
+@given(files | plain_records().map(lambda text: f"---\n{text}\n---\n"))
+def test_loading_the_bytes_gives_the_document_the_text_gives(text: str) -> None:
+    raw = text.encode("utf-8", "surrogatepass")
+    try:
+        decoded = frontmatter.decode(raw)
+    except frontmatter.FrontMatterError:
+        return
+    got = frontmatter._load_utf8(decoded, raw)
+    try:
+        expected = frontmatter.load(decoded)
+    except frontmatter.FrontMatterError:
+        assert got is None
+        return
+    if got is not None:
+        same(got.data, expected.data)
+        assert got == expected
+
+
+def test_the_seeds_take_the_utf8_path() -> None:
+    for path in sorted(SEEDS.iterdir()):
+        raw = path.read_bytes()
+        if raw.startswith(b"\xef\xbb\xbf") or b"\r" in raw:
+            assert frontmatter._cut_utf8(raw) is None  # a BOM or CRs: decode() changes the text
+            continue
+        document = frontmatter._load_utf8(frontmatter.decode(raw), raw)
+        assert document is not None, path.name
+        same(document.data, frontmatter.load(frontmatter.decode(raw), exact=True).data, path.name)
