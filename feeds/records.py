@@ -7,6 +7,7 @@ absolute http(s), times are aware UTC datetimes.
 
 from __future__ import annotations
 
+import functools
 import ipaddress
 import os
 import re
@@ -15,7 +16,7 @@ from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time
 from pathlib import Path
-from typing import Any, NoReturn
+from typing import Any, NoReturn, TypeGuard
 from urllib.parse import quote, urlsplit, urlunsplit
 
 from dateutil.parser import isoparse
@@ -60,8 +61,27 @@ class _Reject(Exception):
 # ---------------------------------------------------------------- cleaning
 
 
+# Short texts recur from record to record (provider names and domains, topics, categories):
+# their cleaned forms are remembered, one table for each value of single_line.
+_CLEANED: tuple[dict[str, str], dict[str, str]] = ({}, {})
+_REMEMBERED_LENGTH = 64
+_REMEMBERED_COUNT = 20_000
+
+
 def clean_text(value: str, *, single_line: bool = False) -> str:
     """Drop characters XML 1.0 cannot carry; optionally fold all whitespace."""
+    if len(value) > _REMEMBERED_LENGTH:
+        return _clean_text(value, single_line)
+    cleaned = _CLEANED[single_line]
+    text = cleaned.get(value)
+    if text is None:
+        if len(cleaned) >= _REMEMBERED_COUNT:
+            cleaned.clear()
+        text = cleaned[value] = _clean_text(value, single_line)
+    return text
+
+
+def _clean_text(value: str, single_line: bool) -> str:
     if not unicodedata.is_normalized("NFC", value):
         value = unicodedata.normalize("NFC", value)
     text = _NOT_XML.sub("", value)
@@ -205,6 +225,11 @@ class _Fields:
         return clean_text(value, single_line=single_line) or None
 
 
+def _is_mapping(value: object) -> TypeGuard[Mapping[Any, Any]]:
+    """``isinstance(value, Mapping)``, without the ABC machinery for the usual dict."""
+    return type(value) is dict or isinstance(value, Mapping)
+
+
 def _nested_text(value: Mapping[Any, Any], key: str) -> str | None:
     found = value.get(key)
     if isinstance(found, str):
@@ -214,19 +239,35 @@ def _nested_text(value: Mapping[Any, Any], key: str) -> str | None:
 
 def _provider(raw: object, fallback_url: str) -> tuple[Provider, str | None]:
     """The provider, keyed by its domain; falls back to the host of the story's URL."""
-    mapping = raw if isinstance(raw, Mapping) else {}
-    complaint = None if isinstance(raw, Mapping) else f"expected a mapping with name and domain, found {_describe(raw)}"
+    mapping: Mapping[Any, Any] = {}
+    complaint = None
+    if _is_mapping(raw):
+        mapping = raw
+    else:
+        complaint = f"expected a mapping with name and domain, found {_describe(raw)}"
     name = _nested_text(mapping, "name")
     domain = _nested_text(mapping, "domain")
     host = None
     if domain:
-        host = urlsplit(clean_url(f"https://{domain.lower()}/") or "").hostname
+        host = _domain_host(domain)
         if not host:
             complaint = f"domain is not a host name: {domain!r}"
     if not host:
         host = urlsplit(fallback_url).hostname or "unknown"
+    return _provider_of(name, host), complaint
+
+
+# Records name the same few hundred providers over and over, so the two steps below are
+# remembered. Provider is immutable: records can share one.
+@functools.lru_cache(maxsize=4096)
+def _domain_host(domain: str) -> str | None:
+    return urlsplit(clean_url(f"https://{domain.lower()}/") or "").hostname
+
+
+@functools.lru_cache(maxsize=4096)
+def _provider_of(name: str | None, host: str) -> Provider:
     key = host.removeprefix("www.")
-    return Provider(name=name or key, key=key, url=f"https://{host}/"), complaint
+    return Provider(name=name or key, key=key, url=f"https://{host}/")
 
 
 def _images(fields: _Fields) -> tuple[Image, ...]:
@@ -238,7 +279,7 @@ def _images(fields: _Fields) -> tuple[Image, ...]:
         return ()
     images: list[Image] = []
     for index, item in enumerate(raw[:MAX_ITEMS]):
-        if not isinstance(item, Mapping):
+        if not _is_mapping(item):
             fields.warn("images", f"expected a mapping with url, found {_describe(item)}; dropped", index=index)
             continue
         url = clean_url(item["url"]) if isinstance(item.get("url"), str) else None
@@ -272,7 +313,7 @@ def _related(fields: _Fields) -> tuple[RelatedLink, ...]:
         return ()
     links: list[RelatedLink] = []
     for index, item in enumerate(raw[:MAX_ITEMS]):
-        if not isinstance(item, Mapping):
+        if not _is_mapping(item):
             fields.warn("related", f"expected a mapping with sourceUrl, found {_describe(item)}; dropped", index=index)
             continue
         url = clean_url(item["sourceUrl"]) if isinstance(item.get("sourceUrl"), str) else None
@@ -287,7 +328,7 @@ def _related(fields: _Fields) -> tuple[RelatedLink, ...]:
             except ValueError as e:
                 fields.warn("related", f"publishedDateTime: {e}; left out", index=index)
         provider = None
-        if isinstance(item.get("provider"), Mapping):
+        if _is_mapping(item.get("provider")):
             provider, _ = _provider(item["provider"], url)
         links.append(
             RelatedLink(

@@ -11,7 +11,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from feeds.model import Severity
-from feeds.records import clean_text, clean_url, parse_record, parse_time, read_records
+from feeds.records import _provider, clean_text, clean_url, parse_record, parse_time, read_records
 
 from .conftest import DATA, ROOT, record_file
 
@@ -316,3 +316,15 @@ def test_the_fast_yaml_path_and_pyyaml_give_the_same_records() -> None:
     for path in sorted((ROOT / "seeds").glob("*.txt")):
         raw = path.read_bytes()
         assert parse_record("x", raw) == parse_record("x", raw, exact=True), path.name
+
+
+def test_remembered_providers_and_texts_depend_only_on_what_they_are_remembered_by() -> None:
+    good = {"name": "  Example\u00a0News ", "domain": "WWW.Example.com"}
+    bad = {"name": "Other", "domain": "not a host"}
+    for _ in range(2):  # the second time from memory
+        assert _provider(good, "https://a.example.org/x") == _provider(good, "https://b.example.net/y")
+        assert _provider(good, "https://a.example.org/x")[0].key == "example.com"
+        assert _provider(bad, "https://a.example.org/x")[0].key == "a.example.org"
+        assert _provider(bad, "https://b.example.net/y")[0].key == "b.example.net"
+        assert clean_text(" a\tb\u00a0 ", single_line=True) == "a b"
+        assert clean_text(" a\tb\u00a0 ") == "a\tb"
