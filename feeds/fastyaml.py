@@ -70,8 +70,10 @@ _TIMESTAMP_PARTS: Final = yaml.constructor.SafeConstructor.timestamp_regexp
 # The form records use, 2020-01-24T10:36:00Z or +05:30 or a date alone: PyYAML's float and int
 # patterns cannot match it, its timestamp pattern does; built here without the general regex.
 _ISO: Final = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}(?:T[0-9]{2}:[0-9]{2}:[0-9]{2}(?:Z|[-+][0-9]{2}:[0-9]{2})?)?\Z")
-_SEEN: dict[str, Any] = {}  # plain scalar -> value: records repeat names, types, numbers, offsets
-_KEYS: dict[str, str] = {}  # plain key -> key, once checked
+# Both keyed by UTF-8 and looked up with ryml's memoryviews (hashed and compared as bytes),
+# which spares copying and decoding what was seen before.
+_SEEN: dict[bytes | memoryview | None, Any] = {}  # plain scalar -> value: records repeat names, types, numbers
+_KEYS: dict[bytes | memoryview | None, str] = {}  # plain key -> key, once checked
 _MISSING: Final = object()
 
 
@@ -143,21 +145,24 @@ def _resolve(text: str) -> Any:
     raise _Unsure  # merge (<<), value (=), other ints and floats, or a resolver added at run time
 
 
-def _plain(text: str) -> Any:
-    """``_resolve`` remembered: each value it returns is immutable, so it can be shared."""
+def _plain(view: memoryview | None) -> Any:
+    """``_resolve`` of a plain scalar's UTF-8, remembered: its values are immutable, so shared."""
+    utf8 = b"" if view is None else view.tobytes()
     if len(_SEEN) >= 50_000:
         _SEEN.clear()
-    value = _SEEN[text] = _resolve(text)
+    value = _SEEN[utf8] = _resolve(utf8.decode())
     return value
 
 
-def _key(text: str, plain: bool) -> str:
+def _key(view: memoryview | None, plain: bool) -> str:
     """A mapping key: a str that libyaml accepts as a simple key (short, on one line)."""
-    key = _plain(text) if plain else text
+    if view is None:
+        raise _Unsure  # an empty key
+    key = _plain(view) if plain else view.tobytes().decode()
     if type(key) is not str or len(key) > MAX_KEY or "\n" in key:
         raise _Unsure  # PyYAML would make an int, bool, None or date key, or might refuse it
     if plain:
-        _KEYS[text] = key
+        _KEYS[view.tobytes()] = key
     return key
 
 
@@ -181,7 +186,7 @@ if ryml is not None:
     _reorder: Final[Callable[[Any], None]] = _ryml.Tree_reorder
     _size: Final[Callable[[Any], int]] = _ryml.Tree_size
     _type: Final[Callable[[Any, int], int]] = _ryml.Tree_type
-    _key_view: Final[Callable[[Any, int], memoryview]] = _ryml.Tree_key
+    _key_view: Final[Callable[[Any, int], memoryview | None]] = _ryml.Tree_key
     _val: Final[Callable[[Any, int], memoryview | None]] = _ryml.Tree_val
     _children: Final[Callable[[Any, int], int]] = _ryml.Tree_num_children
 
@@ -269,19 +274,22 @@ def _walk(t: Any, source: bytes) -> dict[str, Any]:
         raise _Unsure
     seen = bits = 0  # the type bits of all nodes, and of the last one
     value: Any
+    view: memoryview | None
     for node in range(1, _size(t)):
         while not left:
             container, left = stack.pop()
         left -= 1
         bits = type_(t, node)
         if bits in (plain_pair, quoted_pair):  # the common nodes, with nothing else to check
-            key = key_view(t, node).tobytes().decode()
-            key = seen_key(key) or _key(key, True)
+            view = key_view(t, node)
+            key = seen_key(view) or _key(view, True)
             view = val_view(t, node)
-            value = "" if view is None else view.tobytes().decode()
             if bits == plain_pair:
-                resolved = seen_value(value, missing)
-                value = _plain(value) if resolved is missing else resolved
+                value = seen_value(view, missing)
+                if value is missing:
+                    value = _plain(view)
+            else:
+                value = "" if view is None else view.tobytes().decode()
             if key in container:
                 raise _Unsure  # a duplicate key: PyYAML keeps the last value
             container[key] = value
@@ -295,13 +303,15 @@ def _walk(t: Any, source: bytes) -> dict[str, Any]:
             value = None
         else:  # quoted, literal (|) and folded (>) scalars are str: no implicit resolution
             view = val_view(t, node)
-            value = "" if view is None else view.tobytes().decode()
             if bits & val_plain:
-                resolved = seen_value(value, missing)
-                value = _plain(value) if resolved is missing else resolved
+                value = seen_value(view, missing)
+                if value is missing:
+                    value = _plain(view)
+            else:
+                value = "" if view is None else view.tobytes().decode()
         if bits & _KEY:
-            key = key_view(t, node).tobytes().decode()
-            key = (bits & key_plain and seen_key(key)) or _key(key, bool(bits & key_plain))
+            view = key_view(t, node)
+            key = (bits & key_plain and seen_key(view)) or _key(view, bool(bits & key_plain))
             if key in container:
                 raise _Unsure  # a duplicate key: PyYAML keeps the last value
             container[key] = value

@@ -35,7 +35,6 @@ EARLIEST = datetime(1970, 1, 1, tzinfo=UTC)
 # XML 1.0 §2.2 allows TAB, LF, CR and U+0020 and above except surrogates and
 # U+FFFE/U+FFFF; C1 controls are allowed but "discouraged", and render as junk.
 _NOT_XML = re.compile("[^\t\n\r\x20-\x7e\xa0-\ud7ff\ue000-\ufffd\U00010000-\U0010ffff]")
-_SPACES = re.compile(r"\s+")
 # A URL already in the form clean_url returns: lowercase http(s) scheme and
 # host, no port or user, a path, and only characters it would not escape.
 _URL_CHARS = r"[A-Za-z0-9\-._~!$&'()*+,;=:@/%]"
@@ -86,7 +85,9 @@ def _clean_text(value: str, single_line: bool) -> str:
         value = unicodedata.normalize("NFC", value)
     text = _NOT_XML.sub("", value)
     if single_line:
-        text = _SPACES.sub(" ", text)
+        # _SPACES.sub(" ", text).strip() at a third of the cost: re's \s, str.split() and
+        # str.strip() all take whitespace to be what str.isspace() says
+        return " ".join(text.split())[:MAX_TEXT]
     return text.strip()[:MAX_TEXT]
 
 
