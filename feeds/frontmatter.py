@@ -6,6 +6,7 @@ matter sits between the first line and the next line that are exactly ``---``.
 
 from __future__ import annotations
 
+import codecs
 import re
 from dataclasses import dataclass
 from typing import Any
@@ -57,7 +58,8 @@ def decode(raw: bytes) -> str:
     if b"\x00" in raw:
         raise FrontMatterError("file contains NUL bytes: it is binary or not UTF-8 (save it as UTF-8)")
     try:
-        text = raw.decode("utf-8-sig")
+        # "utf-8-sig" without its Python-level codec wrapper when there is no BOM to remove
+        text = raw.decode("utf-8-sig") if raw.startswith(codecs.BOM_UTF8) else raw.decode()
     except UnicodeDecodeError as e:
         line = raw[: e.start].count(b"\n") + 1
         raise FrontMatterError(

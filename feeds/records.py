@@ -240,6 +240,12 @@ def _nested_text(value: Mapping[Any, Any], key: str) -> str | None:
 
 def _provider(raw: object, fallback_url: str) -> tuple[Provider, str | None]:
     """The provider, keyed by its domain; falls back to the host of the story's URL."""
+    if type(raw) is dict:
+        name, domain = raw.get("name"), raw.get("domain")
+        if type(name) is str and type(domain) is str:  # the usual case, remembered
+            known = _named_provider(name, domain)
+            if known is not None:
+                return known, None
     mapping: Mapping[Any, Any] = {}
     complaint = None
     if _is_mapping(raw):
@@ -258,8 +264,16 @@ def _provider(raw: object, fallback_url: str) -> tuple[Provider, str | None]:
     return _provider_of(name, host), complaint
 
 
-# Records name the same few hundred providers over and over, so the two steps below are
+# Records name the same few hundred providers over and over, so the steps below are
 # remembered. Provider is immutable: records can share one.
+@functools.lru_cache(maxsize=4096)
+def _named_provider(name: str, domain: str) -> Provider | None:
+    """What _provider makes of {name: name, domain: domain}, or None if the domain is no host."""
+    cleaned = clean_text(domain, single_line=True)
+    host = _domain_host(cleaned) if cleaned else None
+    return _provider_of(clean_text(name, single_line=True) or None, host) if host else None
+
+
 @functools.lru_cache(maxsize=4096)
 def _domain_host(domain: str) -> str | None:
     return urlsplit(clean_url(f"https://{domain.lower()}/") or "").hostname
