@@ -33,6 +33,9 @@ __all__ = ["available", "load_mapping", "load_utf8", "unsure"]
 
 MAX_DEPTH: Final = 16  # records are 3 levels deep; deeper documents go to PyYAML and its checks
 MAX_KEY: Final = 64  # libyaml refuses simple keys over 1024 characters; records' keys are short
+# frontmatter refuses documents of over 100,000 values (keys count too); a ryml node or a line
+# makes at most two, so larger documents go to PyYAML and that check
+MAX_NODES: Final = 50_000
 
 # Anything but LF and what YAML 1.1 calls printable and not a line break (yaml/reader.py
 # NON_PRINTABLE): no tab (libyaml and ryml disagree on tabs as separators), CR, NEL, LS, PS
@@ -82,7 +85,7 @@ class _Unsure(Exception):
 
 
 def available() -> bool:
-    """Whether ryml is installed, so that ``load_mapping`` can return anything but None."""
+    """Whether ryml is installed: without it only the line reader answers (see ``_lines``)."""
     return ryml is not None
 
 
@@ -243,6 +246,13 @@ def load_utf8(source: bytes) -> dict[str, Any] | None:
     The caller checks the characters (on text it already has) and keeps the bytes valid UTF-8:
     parsing bytes that are at hand spares slicing and encoding the text (~12 us a record).
     """
+    try:
+        return _lines(source)
+    except _Unsure:
+        pass  # something the line reader does not know: ryml may
+    # ValueError: 2024-13-01, which PyYAML raises too; OverflowError: a year like 99999
+    except (ValueError, OverflowError):
+        return None
     if ryml is None or source.startswith((b"---", b"...", b"%")) or _MARKER.search(source):
         return None
     if b"!" in source and _TAG_START.search(source):
@@ -258,14 +268,148 @@ def load_utf8(source: bytes) -> dict[str, Any] | None:
         return None
 
 
+# ---- the line reader: the common shape of records without a YAML parser
+#
+# Most front matter is block mappings and sequences, one `key: value`, `key:` or `- item` a
+# line, with plain or simple double-quoted one-line scalars. ``_lines`` reads exactly that
+# (anything else raises _Unsure, and ryml or PyYAML reads the document) at a fraction of the
+# cost of building and walking a ryml tree. A line is cut at its first ": "; what comes before
+# it (indentation, "- ", key) is checked once and remembered in _PREFIXES.
+
+_PREFIX: Final = re.compile(rb"( *)(- )?([A-Za-z_][A-Za-z0-9_]*)")
+_PREFIXES: dict[bytes, tuple[int, bool, str]] = {}  # -> (column of the key or "-", "- " or not, key)
+_VALUES: dict[bytes, Any] = {}  # the value of a plain or double-quoted scalar, by its UTF-8
+# What cannot start a value here: a space (more than one after the ":"), YAML indicators
+# (block scalars | >, flow collections, anchors, aliases, tags, comments, directives, reserved
+# characters, single quotes) and "-", "?", ":" (indicators when a space follows: not worth telling).
+_NOT_A_VALUE_START: Final = frozenset(b" -?:,[]{}#&*!|>'%@`")
+_EMPTY_LIST: Final = b"[]"
+_EMPTY_MAP: Final = b"{}"
+
+
+def _prefix(head: bytes) -> tuple[int, bool, str]:
+    """What comes before a key's ":": its column (of the "-" for a first key in an item)."""
+    found = _PREFIXES.get(head)
+    if found is None:
+        match = _PREFIX.fullmatch(head)
+        if match is None:
+            raise _Unsure
+        spaces, dash, name = match.groups()
+        key = _resolve(name.decode())
+        if type(key) is not str or len(key) > MAX_KEY:
+            raise _Unsure  # null, a bool, an int: PyYAML would not make a str key
+        if len(_PREFIXES) >= 10_000:
+            _PREFIXES.clear()
+        found = _PREFIXES[head] = (len(spaces), dash is not None, key)
+    return found
+
+
+def _value(text: bytes) -> Any:
+    """A one-line scalar after ": " or "- ": plain (resolved as PyYAML does) or "..." without escapes."""
+    if text == _EMPTY_LIST:
+        return []
+    if text == _EMPTY_MAP:
+        return {}
+    value = _VALUES.get(text, _MISSING)
+    if value is not _MISSING:
+        return value
+    first = text[:1]
+    if first == b'"':
+        inner = text[1:-1]
+        if len(text) < 2 or text[-1:] != b'"' or b'"' in inner or b"\\" in inner:
+            raise _Unsure  # escapes, more after the closing quote, or several lines
+        value = inner.decode()
+    elif not first or first[0] in _NOT_A_VALUE_START:
+        raise _Unsure
+    elif b": " in text or b" #" in text or text.endswith((b":", b" ")):
+        raise _Unsure  # a mapping inside, a comment, or trailing spaces
+    else:
+        value = _resolve(text.decode())
+    if len(_VALUES) >= 50_000:
+        _VALUES.clear()
+    _VALUES[text] = value  # str, int, float, bool, None, dates: immutable, so shared
+    return value
+
+
+def _lines(source: bytes) -> dict[str, Any]:
+    """The mapping, if ``source`` only has lines of the shapes above; else raises _Unsure.
+
+    Each container has the column of its keys or of its "-"; a line at a smaller column
+    closes containers until one has that column, and a larger one opens a container only
+    after `key:`. Anything else (a plain scalar going on over lines, flow or block scalars,
+    an indentless sequence, comments) is not read here.
+    """
+    root: dict[str, Any] = {}
+    stack: list[tuple[Any, int]] = []  # enclosing containers and their columns
+    container: Any = root
+    column = 0
+    pending: dict[str, Any] | None = None  # the mapping whose last key had nothing after ":"
+    pending_key = ""
+    value: Any
+    lines = source.split(b"\n")
+    if len(lines) > MAX_NODES:
+        raise _Unsure
+    for line in lines:
+        head, colon, rest = line.partition(b": ")
+        if colon:
+            key_column, dash, key = _prefix(head)
+        elif line.endswith(b":"):
+            key_column, dash, key = _prefix(line[:-1])
+        elif not line or line.isspace():  # a blank line (tabs and other spaces are unsure)
+            continue
+        else:  # `- scalar`
+            rest = line.lstrip(b" ")
+            if not rest.startswith(b"- "):
+                raise _Unsure
+            key_column, dash, key = len(line) - len(rest), True, ""
+            rest = rest[2:]
+        if pending is not None:  # the line after `key:`
+            if key_column > column:  # a nested block: a sequence if it starts with "-"
+                value = [] if dash else {}
+                pending[pending_key] = value
+                stack.append((container, column))
+                if len(stack) > MAX_DEPTH:
+                    raise _Unsure
+                container, column = value, key_column
+            pending = None
+        while key_column < column:
+            container, column = stack.pop()
+        if key_column != column:
+            raise _Unsure
+        if dash:
+            if type(container) is not list:
+                raise _Unsure
+            if not key:  # `- scalar`
+                container.append(_value(rest))
+                continue
+            value = {}  # `- key: ...` starts a mapping, whose keys are two columns further
+            container.append(value)
+            stack.append((container, column))
+            if len(stack) > MAX_DEPTH:
+                raise _Unsure
+            container, column = value, column + 2
+        elif type(container) is not dict:
+            raise _Unsure
+        if key in container:
+            raise _Unsure  # a duplicate key: PyYAML keeps the last value
+        if colon:
+            container[key] = _value(rest)
+        else:
+            container[key] = None  # unless the next line opens a nested block
+            pending, pending_key = container, key
+    if not root:
+        raise _Unsure  # no lines or blank ones only: PyYAML loads None
+    return root
+
+
 def _walk(t: Any, source: bytes) -> dict[str, Any]:
     """Build the value in one pass over the node ids, all in document order."""
     type_, key_view, val_view, children, missing = _type, _key_view, _val, _children, _MISSING  # locals: faster
     refused, container_bits, valnil, val_plain, key_plain = _REFUSED, _CONTAINER, _VALNIL, _VAL_PLAIN, _KEY_PLAIN
     seen_value, seen_key, plain_pair, quoted_pair = _SEEN.get, _KEYS.get, _PLAIN_PAIR, _QUOTED_PAIR
     root_bits = type_(t, 0)
-    if root_bits & refused or not root_bits & _MAP:
-        raise _Unsure  # a scalar, a sequence, nothing or several documents
+    if root_bits & refused or not root_bits & _MAP or _size(t) > MAX_NODES:
+        raise _Unsure  # a scalar, a sequence, nothing or several documents, or too much
     root: dict[str, Any] = {}
     stack: list[tuple[Any, int]] = []  # (enclosing container, its children not yet seen)
     container: Any = root
