@@ -96,13 +96,14 @@ def _offset(sign: str, hours: int, minutes: int) -> dt.timezone:
 
 
 def _iso(text: str) -> dt.date | dt.datetime:
-    """What ``_timestamp`` makes of a text that ``_ISO`` matches, without the general regex."""
-    year, month, day = int(text[:4]), int(text[5:7]), int(text[8:10])
+    """What ``_timestamp`` makes of a text that ``_ISO`` matches, without the general regex.
+
+    For exactly these shapes the C ``fromisoformat`` gives the same values (Z as the UTC
+    singleton, an offset as a fixed timezone) and raises ValueError for the same ones.
+    """
     if len(text) == 10:
-        return dt.date(year, month, day)
-    hour, minute, second = int(text[11:13]), int(text[14:16]), int(text[17:19])
-    tz = None if len(text) == 19 else dt.UTC if text[19] == "Z" else _offset(text[19], int(text[20:22]), int(text[23:]))
-    return dt.datetime(year, month, day, hour, minute, second, tzinfo=tz)
+        return dt.date.fromisoformat(text)
+    return dt.datetime.fromisoformat(text)
 
 
 def _timestamp(text: str) -> dt.date | dt.datetime:
@@ -278,11 +279,15 @@ def load_utf8(source: bytes) -> dict[str, Any] | None:
 
 _PREFIX: Final = re.compile(rb"( *)(- )?([A-Za-z_][A-Za-z0-9_]*)")
 _PREFIXES: dict[bytes, tuple[int, bool, str]] = {}  # -> (column of the key or "-", "- " or not, key)
-_VALUES: dict[bytes, Any] = {}  # the value of a plain or double-quoted scalar, by its UTF-8
+# The value of a short plain or double-quoted scalar, by its UTF-8: records repeat names,
+# domains, topics, types, numbers; longer texts (titles, excerpts, URLs) rarely recur.
+_VALUES: dict[bytes, Any] = {}
+_VALUE_BYTES: Final = 64
 # What cannot start a value here: a space (more than one after the ":"), YAML indicators
 # (block scalars | >, flow collections, anchors, aliases, tags, comments, directives, reserved
 # characters, single quotes) and "-", "?", ":" (indicators when a space follows: not worth telling).
 _NOT_A_VALUE_START: Final = frozenset(b" -?:,[]{}#&*!|>'%@`")
+_QUOTE: Final = ord('"')
 _EMPTY_LIST: Final = b"[]"
 _EMPTY_MAP: Final = b"{}"
 
@@ -305,29 +310,32 @@ def _prefix(head: bytes) -> tuple[int, bool, str]:
 
 
 def _value(text: bytes) -> Any:
-    """A one-line scalar after ": " or "- ": plain (resolved as PyYAML does) or "..." without escapes."""
-    if text == _EMPTY_LIST:
-        return []
-    if text == _EMPTY_MAP:
-        return {}
-    value = _VALUES.get(text, _MISSING)
-    if value is not _MISSING:
-        return value
-    first = text[:1]
-    if first == b'"':
-        inner = text[1:-1]
-        if len(text) < 2 or text[-1:] != b'"' or b'"' in inner or b"\\" in inner:
-            raise _Unsure  # escapes, more after the closing quote, or several lines
-        value = inner.decode()
-    elif not first or first[0] in _NOT_A_VALUE_START:
+    """A one-line scalar after ": " or "- ": plain (resolved as PyYAML does) or "..." without escapes.
+
+    ``_lines`` looks in _VALUES first; what is remembered here is immutable, so it can be shared.
+    """
+    if not text:
+        raise _Unsure
+    first = text[0]
+    if first == _QUOTE:
+        # one more quote, the last byte, and no backslash: no escapes, nothing after the quote
+        if text.find(b'"', 1) != len(text) - 1 or b"\\" in text:
+            raise _Unsure
+        value: Any = text[1:-1].decode()
+    elif first in _NOT_A_VALUE_START:
+        if text == _EMPTY_LIST:
+            return []
+        if text == _EMPTY_MAP:
+            return {}
         raise _Unsure
     elif b": " in text or b" #" in text or text.endswith((b":", b" ")):
         raise _Unsure  # a mapping inside, a comment, or trailing spaces
     else:
         value = _resolve(text.decode())
-    if len(_VALUES) >= 50_000:
-        _VALUES.clear()
-    _VALUES[text] = value  # str, int, float, bool, None, dates: immutable, so shared
+    if len(text) <= _VALUE_BYTES:
+        if len(_VALUES) >= 50_000:
+            _VALUES.clear()
+        _VALUES[text] = value
     return value
 
 
@@ -346,6 +354,7 @@ def _lines(source: bytes) -> dict[str, Any]:
     pending: dict[str, Any] | None = None  # the mapping whose last key had nothing after ":"
     pending_key = ""
     value: Any
+    known_value, missing, short = _VALUES.get, _MISSING, _VALUE_BYTES
     lines = source.split(b"\n")
     if len(lines) > MAX_NODES:
         raise _Unsure
@@ -380,7 +389,8 @@ def _lines(source: bytes) -> dict[str, Any]:
             if type(container) is not list:
                 raise _Unsure
             if not key:  # `- scalar`
-                container.append(_value(rest))
+                value = known_value(rest, missing) if len(rest) <= short else missing
+                container.append(_value(rest) if value is missing else value)
                 continue
             value = {}  # `- key: ...` starts a mapping, whose keys are two columns further
             container.append(value)
@@ -393,7 +403,8 @@ def _lines(source: bytes) -> dict[str, Any]:
         if key in container:
             raise _Unsure  # a duplicate key: PyYAML keeps the last value
         if colon:
-            container[key] = _value(rest)
+            value = known_value(rest, missing) if len(rest) <= short else missing
+            container[key] = _value(rest) if value is missing else value
         else:
             container[key] = None  # unless the next line opens a nested block
             pending, pending_key = container, key

@@ -521,3 +521,16 @@ def test_documents_too_large_for_the_exact_path_go_to_it() -> None:
     assert fastyaml.load_mapping(f"a:\n{items}") is None
     assert fastyaml.load_mapping("a: |\n  x\nb:\n" + items) is None  # the same through ryml
     assert fastyaml.load_mapping(f"a:\n{items[: len(items) // 3]}") is not None
+
+
+@pytest.mark.parametrize(
+    "offset", ["", "Z", "+00:00", "-00:00", "+05:30", "-23:59", "+24:00", "+05:60", "+05:99", "-99:00"]
+)
+@pytest.mark.parametrize(
+    "moment", ["2024-01-01", "2024-02-29T23:59:59", "2023-02-29T10:00:00", "2024-01-01T24:00:00", "0000-01-01"]
+)
+def test_iso_timestamps_as_pyyaml_reads_them(moment: str, offset: str) -> None:
+    text = moment + offset if "T" in moment else moment
+    check(f"a: {text}\n")
+    check_lines(f"a: {text}\n")
+    check_lines(f"a:\n  - b: {text}\n")
