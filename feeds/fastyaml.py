@@ -29,7 +29,7 @@ try:
 except ImportError:  # pragma: no cover - the fast path is optional
     ryml = _ryml = None
 
-__all__ = ["available", "load_mapping", "load_utf8", "unsure"]
+__all__ = ["available", "load_lines", "load_mapping", "load_utf8", "unsure", "unsure_utf8"]
 
 MAX_DEPTH: Final = 16  # records are 3 levels deep; deeper documents go to PyYAML and its checks
 MAX_KEY: Final = 64  # libyaml refuses simple keys over 1024 characters; records' keys are short
@@ -44,6 +44,17 @@ _UNSURE_CHAR: Final = re.compile(
     "[^\n\x20-\x7e\xa0-\u2027\u202a-\ud7ff\ue000-\ufefe\uff00-\ufffd\U00010000-\U0010ffff]"
 )
 # The patterns below only look at ASCII, so they work on the UTF-8 bytes that ryml parses.
+# The same characters in valid UTF-8 (where surrogates cannot be): bytes 00-09, 0B-1F and 7F
+# alone; C2 80-9F (C1 controls), E2 80 A8-A9 (LS, PS), EF BB BF (BOM), EF BF BE-BF. One
+# translate() drops every other byte value; only the lead bytes it leaves need a closer look.
+_UNSURE_BYTES: Final = bytes(range(0x0A)) + bytes(range(0x0B, 0x20)) + b"\x7f"
+_UNSURE_LEADS: Final = b"\xc2\xe2\xef"
+_NOT_SUSPECT: Final = bytes(sorted(set(range(256)) - set(_UNSURE_BYTES + _UNSURE_LEADS)))
+_UNSURE_SEQUENCES: Final = (
+    (b"\xc2", re.compile(rb"\xc2[\x80-\x9f]")),
+    (b"\xe2", re.compile(rb"\xe2\x80[\xa8\xa9]")),
+    (b"\xef", re.compile(rb"\xef(?:\xbb\xbf|\xbf[\xbe\xbf])")),
+)
 _MARKER: Final = re.compile(rb"\n(?:---|\.\.\.|%)")  # a document marker or directive: one document only
 # Anything that may be a tag. Records have none, and ryml 0.15 crashes the process (free() of a
 # bad pointer) on some errors after tags, e.g. "!a\n!b\n!c\n!d": never let it see those.
@@ -241,6 +252,30 @@ def unsure(text: str, start: int = 0) -> bool:
     return _UNSURE_CHAR.search(text, start) is not None
 
 
+def unsure_utf8(source: bytes) -> bool:
+    """``unsure`` of the text whose valid UTF-8 is ``source``, from the bytes (~2.5x faster)."""
+    suspects = source.translate(None, _NOT_SUSPECT)
+    if not suspects:
+        return False
+    if suspects.translate(None, _UNSURE_LEADS):
+        return True  # a control character
+    return any(lead in suspects and pattern.search(source) for lead, pattern in _UNSURE_SEQUENCES)
+
+
+def load_lines(source: bytes) -> dict[str, Any] | None:
+    """``load_utf8`` by the line reader alone, which also decodes every byte it does not check.
+
+    So ``source`` need not be known to be valid UTF-8: if it is not, the answer is None. It
+    must be free of unsure characters where it is valid (``unsure_utf8``).
+    """
+    try:
+        return _lines(source)
+    # ValueError: 2024-13-01, which PyYAML raises too, and UnicodeDecodeError; OverflowError:
+    # a year like 99999
+    except (_Unsure, ValueError, OverflowError):
+        return None
+
+
 def load_utf8(source: bytes) -> dict[str, Any] | None:
     """``load_mapping`` of the text whose UTF-8 encoding is ``source``, if ``unsure`` is False for it.
 
@@ -293,19 +328,20 @@ _EMPTY_MAP: Final = b"{}"
 
 
 def _prefix(head: bytes) -> tuple[int, bool, str]:
-    """What comes before a key's ":": its column (of the "-" for a first key in an item)."""
-    found = _PREFIXES.get(head)
-    if found is None:
-        match = _PREFIX.fullmatch(head)
-        if match is None:
-            raise _Unsure
-        spaces, dash, name = match.groups()
-        key = _resolve(name.decode())
-        if type(key) is not str or len(key) > MAX_KEY:
-            raise _Unsure  # null, a bool, an int: PyYAML would not make a str key
-        if len(_PREFIXES) >= 10_000:
-            _PREFIXES.clear()
-        found = _PREFIXES[head] = (len(spaces), dash is not None, key)
+    """What comes before a key's ":": its column (of the "-" for a first key in an item).
+
+    ``_lines`` looks in _PREFIXES first.
+    """
+    match = _PREFIX.fullmatch(head)
+    if match is None:
+        raise _Unsure
+    spaces, dash, name = match.groups()
+    key = _resolve(name.decode())
+    if type(key) is not str or len(key) > MAX_KEY:
+        raise _Unsure  # null, a bool, an int: PyYAML would not make a str key
+    if len(_PREFIXES) >= 10_000:
+        _PREFIXES.clear()
+    found = _PREFIXES[head] = (len(spaces), dash is not None, key)
     return found
 
 
@@ -354,16 +390,17 @@ def _lines(source: bytes) -> dict[str, Any]:
     pending: dict[str, Any] | None = None  # the mapping whose last key had nothing after ":"
     pending_key = ""
     value: Any
-    known_value, missing, short = _VALUES.get, _MISSING, _VALUE_BYTES
+    known_prefix, known_value, missing, short = _PREFIXES.get, _VALUES.get, _MISSING, _VALUE_BYTES
     lines = source.split(b"\n")
     if len(lines) > MAX_NODES:
         raise _Unsure
     for line in lines:
         head, colon, rest = line.partition(b": ")
         if colon:
-            key_column, dash, key = _prefix(head)
+            key_column, dash, key = known_prefix(head) or _prefix(head)
         elif line.endswith(b":"):
-            key_column, dash, key = _prefix(line[:-1])
+            head = line[:-1]
+            key_column, dash, key = known_prefix(head) or _prefix(head)
         elif not line or line.isspace():  # a blank line (tabs and other spaces are unsure)
             continue
         else:  # `- scalar`

@@ -130,12 +130,35 @@ def _load_utf8(text: str, raw: bytes) -> Document | None:
         return None
     source, body = cut
     data = fastyaml.load_utf8(source)
+    return None if data is None else _document(data, source, body.decode())
+
+
+def load_raw(raw: bytes) -> Document | None:
+    """``load(decode(raw))`` straight from a file's bytes, when the line reader reads it; else None.
+
+    Then decode and load: they answer for everything else, errors included. The text is never
+    built: ``fastyaml.load_lines`` decodes every value and checks everything else as ASCII, and
+    the body is decoded here, so bytes that are not UTF-8 give None as well.
+    """
+    cut = _cut_utf8(raw)
+    if cut is None or fastyaml.unsure_utf8(raw):  # NUL, CR and the like: decode and load
+        return None
+    source, body = cut
+    data = fastyaml.load_lines(source)
     if data is None:
         return None
+    try:
+        return _document(data, source, body.decode())
+    except UnicodeDecodeError:
+        return None
+
+
+def _document(data: dict[Any, Any], source: bytes, body: str) -> Document:
+    """The Document of the fast paths, from the YAML's UTF-8 and the body's text."""
     line = _first_line_starting(source, b"published:")  # what _PUBLISHED finds, without a regex scan
     spelled = None if line is None else _PUBLISHED.match(line.decode())
     flag = {"published": spelled.group(1)} if spelled else {}
-    return Document(data, {}, {}, (), flag, body.decode().strip("\n"), exact=False)
+    return Document(data, {}, {}, (), flag, body.strip("\n"), exact=False)
 
 
 def load(text: str, *, exact: bool = False, raw: bytes | None = None) -> Document:

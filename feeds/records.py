@@ -393,8 +393,9 @@ def parse_record(path: str, raw: bytes, *, exact: bool = False) -> ParseResult:
 
 def _parse(path: str, raw: bytes, exact: bool) -> ParseResult:
     try:
-        text = frontmatter.decode(raw)
-        doc = frontmatter.load(text, exact=exact, raw=raw)
+        doc = None if exact else frontmatter.load_raw(raw)  # the usual record: not even decoded whole
+        if doc is None:
+            doc = frontmatter.load(frontmatter.decode(raw), exact=exact, raw=raw)
     except frontmatter.FrontMatterError as e:
         return ParseResult(None, (Problem(path, e.message, e.line),))
     result = _check(path, doc)

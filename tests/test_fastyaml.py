@@ -534,3 +534,56 @@ def test_iso_timestamps_as_pyyaml_reads_them(moment: str, offset: str) -> None:
     check(f"a: {text}\n")
     check_lines(f"a: {text}\n")
     check_lines(f"a:\n  - b: {text}\n")
+
+
+# ---- (f) straight from the bytes: the same answers as from the decoded text
+
+_UNSURE_TEXT = ["\x00", "\t", "\x0b", "\x1f", "\x7f", "\x80", "\x85", "\x9f", "\xa0", "\u2027", "\u2028", "\u2029",
+                "\u202a", "\ufeff", "\ufefe", "\ufffd", "\ufffe", "\uffff", "\U00010000", "é", "–", "€", "\n", "a"]  # fmt: skip
+
+
+@SETTINGS
+@given(st.lists(st.sampled_from(_UNSURE_TEXT) | st.text(_CHARS, max_size=3), max_size=12).map("".join))
+def test_unsure_on_utf8_is_unsure_on_text(text: str) -> None:
+    assert fastyaml.unsure_utf8(text.encode()) == fastyaml.unsure(text)
+
+
+def _damaged(raw: bytes, where: int, junk: bytes) -> bytes:
+    where %= len(raw) + 1
+    return raw[:where] + junk + raw[where:]
+
+
+raw_files = st.one_of(
+    st.one_of(files, plain_records(), line_documents(), line_documents(), line_documents())
+    .map(lambda text: f"---\n{text}\n---\n")
+    .map(str.encode),
+    st.tuples(
+        line_documents().map(lambda text: f"---\n{text}\n---\nbody é\n".encode()),
+        st.integers(0, 10_000),
+        st.sampled_from([b"\xff", b"\xc3", b"\xe2\x80", b"\xed\xa0\x80", b"\xc0\x8a", b"\x00", b"\r", b"\xef\xbb\xbf"]),
+    ).map(lambda args: _damaged(*args)),
+)
+
+
+@SETTINGS
+@given(raw_files)
+def test_loading_raw_bytes_gives_the_document_decoding_gives(raw: bytes) -> None:
+    got = frontmatter.load_raw(raw)
+    if got is None:
+        return
+    expected = frontmatter.load(frontmatter.decode(raw))  # must not raise: the bytes were fine
+    same(got.data, expected.data)
+    assert got == expected
+
+
+def test_the_seeds_load_from_their_bytes() -> None:
+    for path in sorted(SEEDS.iterdir()):
+        raw = path.read_bytes()
+        document = frontmatter.load_raw(raw)
+        if raw.startswith(b"\xef\xbb\xbf") or b"\r" in raw:
+            assert document is None
+        else:
+            assert document == frontmatter.load(frontmatter.decode(raw)), path.name
+    assert frontmatter.load_raw(b"---\ntitle: caf\xc3\n---\n") is None  # not UTF-8: decode() says so
+    assert frontmatter.load_raw(b"---\ntitle: x\n---\n\xff\n") is None  # nor is the body
+    assert frontmatter.load_raw(b"---\ntitle: x\n---\nbody\n") is not None
