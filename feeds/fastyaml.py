@@ -1,9 +1,12 @@
-"""A fast path for loading one front matter's YAML with rapidyaml (``ryml``).
+"""Fast paths for loading one front matter's YAML: a line reader, then rapidyaml (``ryml``).
 
 ``load_mapping(text)`` returns exactly what ``yaml.load(text, Loader=yaml.CSafeLoader)``
 returns (same types and values), or None whenever it cannot be sure of that: then the
 caller loads with PyYAML, which stays the reference and reports every error.
+``load_utf8`` and ``load_lines`` do the same from the text's UTF-8 bytes.
 
+The line reader (``_lines``) reads the shape nearly every record has, one `key: value`,
+`key:` or `- item` a line with simple one-line scalars, and leaves anything else to ryml.
 ryml parses in C++ and keeps each scalar's style (plain, quoted, block); plain scalars
 become values here through PyYAML's own YAML 1.1 implicit resolver table and constructors,
 so ``yes`` is True, ``1e3`` a string and ``2020-01-24T10:36:00Z`` an aware datetime, as in
