@@ -6,6 +6,7 @@ matter sits between the first line and the next line that are exactly ``---``.
 
 from __future__ import annotations
 
+import codecs
 import re
 from dataclasses import dataclass
 from typing import Any
@@ -57,37 +58,123 @@ def decode(raw: bytes) -> str:
     if b"\x00" in raw:
         raise FrontMatterError("file contains NUL bytes: it is binary or not UTF-8 (save it as UTF-8)")
     try:
-        text = raw.decode("utf-8-sig")
+        # "utf-8-sig" without its Python-level codec wrapper when there is no BOM to remove
+        text = raw.decode("utf-8-sig") if raw.startswith(codecs.BOM_UTF8) else raw.decode()
     except UnicodeDecodeError as e:
         line = raw[: e.start].count(b"\n") + 1
         raise FrontMatterError(
             f"not valid UTF-8 (byte 0x{raw[e.start]:02x} at offset {e.start}); save the file as UTF-8",
             line,
         ) from e
+    if b"\r" not in raw:  # the usual case: a scan of the bytes spares two of the (wider) text
+        return text
     return text.replace("\r\n", "\n").replace("\r", "\n")
 
 
 def split(text: str) -> tuple[str, str]:
-    """Return (yaml text, body). The YAML starts on line 2 of the file."""
-    if not text.strip():
+    """Return (yaml text, body). The YAML starts on line 2 of the file.
+
+    The closing fence is the first later line that is ``---`` once trailing whitespace is
+    stripped. Only a line starting with ``---`` can be one, so only those are looked at.
+    """
+    if not text or text.isspace():  # what `not text.strip()` says, without copying the text
         raise FrontMatterError("file is empty; a record starts with a '---' line", 1)
-    lines = text.split("\n")
-    if lines[0].rstrip() != FENCE:
+    first_end = text.find("\n")
+    if (text if first_end < 0 else text[:first_end]).rstrip() != FENCE:
         raise FrontMatterError("no front matter: the first line must be exactly '---'", 1)
-    for number, line in enumerate(lines[1:], start=1):
-        if line.rstrip() == FENCE:
-            return "\n".join(lines[1:number]), "\n".join(lines[number + 1 :]).strip("\n")
+    start = first_end  # the line break before the next candidate line
+    while start >= 0:
+        start = text.find("\n" + FENCE, start)
+        if start < 0:
+            break
+        end = text.find("\n", start + 1)
+        if (text[start + 1 :] if end < 0 else text[start + 1 : end]).rstrip() == FENCE:
+            body = "" if end < 0 else text[end + 1 :].strip("\n")
+            return text[first_end + 1 : start], body
+        start = end
     raise FrontMatterError("front matter is not closed: add a line '---' after the YAML", 1)
 
 
-def load(text: str, *, exact: bool = False) -> Document:
+def _cut_utf8(raw: bytes) -> tuple[bytes, bytes] | None:
+    """(YAML, body) as bytes, when ``decode(raw)`` and ``split`` surely cut the very same text.
+
+    That is: no BOM and no CR (decode changes nothing), the first line exactly ``---``, and
+    the first later line starting with ``---`` exactly ``---``; else None. UTF-8 keeps ASCII
+    bytes as they are, so these lines are the same in the bytes and in the text.
+    """
+    if not raw.startswith(b"---\n") or b"\r" in raw:
+        return None
+    fence = raw.find(b"\n---", 3)  # 3: the first line break, when the YAML is empty
+    if fence < 0 or raw[fence + 4 : fence + 5] not in (b"\n", b""):
+        return None
+    return raw[4:fence], raw[fence + 5 :]
+
+
+def _first_line_starting(source: bytes, prefix: bytes) -> bytes | None:
+    if source.startswith(prefix):
+        start = 0
+    else:
+        start = source.find(b"\n" + prefix) + 1
+        if not start:
+            return None
+    end = source.find(b"\n", start)
+    return source[start:] if end < 0 else source[start:end]
+
+
+def _load_utf8(text: str, raw: bytes) -> Document | None:
+    """The fast path on the bytes ``text`` was decoded from, or None to take the others."""
+    cut = _cut_utf8(raw)
+    # The characters are checked in the whole text, which is at hand: one in the body only
+    # sends the file the slower way, to the same result.
+    if cut is None or fastyaml.unsure(text, 4):
+        return None
+    source, body = cut
+    data = fastyaml.load_utf8(source)
+    return None if data is None else _document(data, source, body.decode())
+
+
+def load_raw(raw: bytes) -> Document | None:
+    """``load(decode(raw))`` straight from a file's bytes, when the line reader reads it; else None.
+
+    Then decode and load: they answer for everything else, errors included. The text is never
+    built: ``fastyaml.load_lines`` decodes every value and checks everything else as ASCII, and
+    the body is decoded here, so bytes that are not UTF-8 give None as well.
+    """
+    cut = _cut_utf8(raw)
+    if cut is None or fastyaml.unsure_utf8(raw):  # NUL, CR and the like: decode and load
+        return None
+    source, body = cut
+    data = fastyaml.load_lines(source)
+    if data is None:
+        return None
+    try:
+        return _document(data, source, body.decode())
+    except UnicodeDecodeError:
+        return None
+
+
+def _document(data: dict[Any, Any], source: bytes, body: str) -> Document:
+    """The Document of the fast paths, from the YAML's UTF-8 and the body's text."""
+    line = _first_line_starting(source, b"published:")  # what _PUBLISHED finds, without a regex scan
+    spelled = None if line is None else _PUBLISHED.match(line.decode())
+    flag = {"published": spelled.group(1)} if spelled else {}
+    return Document(data, {}, {}, (), flag, body.strip("\n"), exact=False)
+
+
+def load(text: str, *, exact: bool = False, raw: bytes | None = None) -> Document:
     """Parse a record file's text with the YAML safe loader.
 
     The fast path (rapidyaml, same values as PyYAML) knows no line numbers;
     with ``exact`` PyYAML loads it, and records use that to report problems.
     Characters YAML does not allow in a document (C0 and C1 controls other
     than tab and line breaks, U+FFFE, U+FFFF) are removed first and counted.
+    ``raw``, the bytes ``text`` was decoded from, lets the fast path parse
+    them instead of slicing and encoding the text again.
     """
+    if not exact and raw is not None:
+        document = _load_utf8(text, raw)
+        if document is not None:
+            return document
     source, body = split(text)
     if not exact:
         data = fastyaml.load_mapping(source)

@@ -306,3 +306,284 @@ def test_falls_back_on_what_it_does_not_implement() -> None:
 def test_ryml_errors_stay_off_stderr(capfd: pytest.CaptureFixture[str]) -> None:
     assert fastyaml.load_mapping("a: 'unterminated\n") is None
     assert capfd.readouterr().err == ""
+
+
+# ---- (d) the UTF-8 fast path: the same cut and the same values as the text path
+
+_FILE_LINES = ["---", "--- ", "---\u3000", "----", "---x", "-- -", "...", "a: 1", "published: yes", "  b: é😀", "", " "]
+files = st.lists(st.sampled_from(_FILE_LINES) | raw_lines, max_size=8).map("\n".join)
+line_ends = st.sampled_from(["\n", "\r\n", "\r"])
+
+
+def _split_by_lines(text: str) -> tuple[str, str]:
+    """What frontmatter.split returned before it searched for the fence: the reference."""
+    lines = text.split("\n")
+    assert lines[0].rstrip() == "---"
+    for number, line in enumerate(lines[1:], start=1):
+        if line.rstrip() == "---":
+            return "\n".join(lines[1:number]), "\n".join(lines[number + 1 :]).strip("\n")
+    raise AssertionError("not closed")
+
+
+@SETTINGS
+@given(files, line_ends, st.booleans())
+def test_split_and_the_utf8_cut_agree_with_splitting_lines(text: str, end: str, bom: bool) -> None:
+    raw = ("\ufeff" if bom else "").encode() + text.replace("\n", end).encode("utf-8", "surrogatepass")
+    try:
+        decoded = frontmatter.decode(raw)
+        expected = _split_by_lines(decoded)
+    except (frontmatter.FrontMatterError, AssertionError):
+        with pytest.raises(frontmatter.FrontMatterError):
+            frontmatter.split(frontmatter.decode(raw))
+        return
+    assert frontmatter.split(decoded) == expected
+    cut = frontmatter._cut_utf8(raw)
+    if cut is not None:
+        assert (cut[0].decode(), cut[1].decode().strip("\n")) == expected
+
+
+@SETTINGS
+@given(files | plain_records().map(lambda text: f"---\n{text}\n---\n"))
+def test_loading_the_bytes_gives_the_document_the_text_gives(text: str) -> None:
+    raw = text.encode("utf-8", "surrogatepass")
+    try:
+        decoded = frontmatter.decode(raw)
+    except frontmatter.FrontMatterError:
+        return
+    got = frontmatter._load_utf8(decoded, raw)
+    try:
+        expected = frontmatter.load(decoded)
+    except frontmatter.FrontMatterError:
+        assert got is None
+        return
+    if got is not None:
+        same(got.data, expected.data)
+        assert got == expected
+
+
+def test_the_seeds_take_the_utf8_path() -> None:
+    for path in sorted(SEEDS.iterdir()):
+        raw = path.read_bytes()
+        if raw.startswith(b"\xef\xbb\xbf") or b"\r" in raw:
+            assert frontmatter._cut_utf8(raw) is None  # a BOM or CRs: decode() changes the text
+            continue
+        document = frontmatter._load_utf8(frontmatter.decode(raw), raw)
+        assert document is not None, path.name
+        same(document.data, frontmatter.load(frontmatter.decode(raw), exact=True).data, path.name)
+
+
+# ---- (e) the line reader alone: whatever it reads, PyYAML reads the same
+
+
+def check_lines(text: str) -> dict[str, Any] | None:
+    """fastyaml._lines(text) raises (then load_utf8 falls back) or gives PyYAML's value."""
+    if fastyaml.unsure(text):
+        return None  # its callers never hand it such text
+    try:
+        got = fastyaml._lines(text.encode())
+    # ValueError, OverflowError: a date like 2024-13-01 (maybe in what turns out not to be a
+    # timestamp at all): load_utf8 answers None then, which always leaves the value to PyYAML
+    except (fastyaml._Unsure, ValueError, OverflowError):
+        return None
+    try:
+        expected = yaml.load(text, Loader=yaml.CSafeLoader)
+    except Exception as error:
+        pytest.fail(f"PyYAML raised {error!r} but _lines returned {got!r} for {text!r}")
+    same(got, expected, "")
+    return got
+
+
+_INDENTS = ["", " ", "  ", "   ", "    ", "     ", "      "]
+_KEYS = ["a", "b", "title", "x_1", "_", "yes", "No", "null", "on", "1", "a b", "", "é", "-a", "k" * 70]
+_SEPS = [": ", ":", ":  ", " : ", ":\t", "", ": -", ": - "]
+_VALUES = [*TRICKY, *_NASTY, '""', '" "', '"a # b"', '"a: b"', '"x" ', "x ", "a: b", "a #b", "a#b", "[] ", "{}"]
+shaped_lines = st.tuples(
+    st.sampled_from(_INDENTS),
+    st.sampled_from(["", "", "- ", "- - ", "-"]),
+    st.sampled_from(_KEYS),
+    st.sampled_from(_SEPS),
+    st.sampled_from(_VALUES) | words | quoted | timestamps(),
+).map("".join)
+
+
+@SETTINGS
+@given(st.lists(shaped_lines | st.sampled_from(["", " ", "#c", "---", "..."]), min_size=1, max_size=10).map("\n".join))
+def test_line_reader_on_record_shaped_lines(text: str) -> None:
+    check_lines(text)
+    check_lines(text + "\n")
+
+
+@SETTINGS
+@given(plain_records())
+def test_line_reader_on_plain_records(text: str) -> None:
+    check_lines(text)
+
+
+@pytest.mark.parametrize("text", CONSTRUCTS)
+def test_line_reader_on_tricky_constructs(text: str) -> None:
+    check_lines(text)
+
+
+@pytest.mark.parametrize("value", TRICKY)
+def test_line_reader_on_tricky_scalars(value: str) -> None:
+    check_lines(f"a: {value}\n")
+    check_lines(f"a:\n  - {value}\n  - {{}}\n")
+    check_lines(f"a:\n  - b: {value}\n    c: {value}\n")
+
+
+def test_line_reader_reads_the_seeds_and_nested_blocks() -> None:
+    for path in sorted(SEEDS.iterdir()):
+        raw = path.read_bytes()
+        if not raw.startswith(b"\xef\xbb\xbf") and b"\r" not in raw:
+            source, _ = frontmatter.split(frontmatter.decode(raw))
+            if "|" not in source and ">" not in source and "#" not in source:
+                assert check_lines(source) is not None, path.name
+    text = "a:\n  b:\n    - c: 1\n      d:\n        - x\n        - y\n    - []\ne:\n"
+    assert check_lines(text) == {"a": {"b": [{"c": 1, "d": ["x", "y"]}, []]}, "e": None}
+    assert check_lines("a:\n- x\n") is None  # an indentless sequence: left to ryml
+
+
+# Documents written in the line reader's own shapes, so that most of them are read by it and
+# compared with PyYAML: nested mappings and sequences at varied indentation, blank lines, plain
+# and simple double-quoted scalars, and now and then a value or key it must leave to others.
+
+
+def rarely(usual: st.SearchStrategy[str], unusual: st.SearchStrategy[str]) -> st.SearchStrategy[str]:
+    """``unusual`` one time in twenty: enough to be tried, rare enough for most documents to be read."""
+    return st.integers(0, 19).flatmap(lambda n: unusual if n == 0 else usual)
+
+
+simple_quoted = st.text(_TEXT.filter(lambda c: c not in '"\\'), max_size=30).map(lambda s: f'"{s}"')
+line_scalars = rarely(
+    words
+    | simple_quoted
+    | timestamps().filter(lambda t: not t.startswith("'"))
+    | st.integers(-(10**6), 10**6).map(str)
+    | st.sampled_from(["true", "false", "~", "null", "1.5", "-0.25", "1_000", "x:y", "a#b", "C#", "[]", "{}"]),
+    st.sampled_from(TRICKY) | st.sampled_from(_NASTY),
+)
+line_keys = rarely(
+    st.sampled_from(["a", "b", "title", "sourceUrl", "x_1", "_", "K9"]),
+    st.sampled_from(["yes", "null", "1", "a b", "é", "k" * 70]),
+)
+line_values = st.recursive(
+    line_scalars,
+    lambda inner: st.lists(inner, max_size=4) | st.dictionaries(line_keys, inner, max_size=4),
+    max_leaves=12,
+)
+
+
+def _emit(value: Any, column: int, step: int, lines: list[str], lead: str) -> None:
+    """Append ``value`` as block YAML after ``lead``; its keys or "-" go at ``column``."""
+    pad = " " * column
+    if isinstance(value, str):
+        lines.append(f"{lead} {value}")
+    elif not value:
+        lines.append(f"{lead} {'[]' if isinstance(value, list) else '{}'}")
+    elif isinstance(value, dict):
+        lines.append(lead)
+        for key, item in value.items():
+            _emit(item, column + step, step, lines, f"{pad}{key}:")
+    else:
+        lines.append(lead)
+        for item in value:
+            if isinstance(item, dict) and item:  # `- key: value`, then the other keys two further
+                (first, nested), *others = item.items()
+                _emit(nested, column + 2 + step, step, lines, f"{pad}- {first}:")
+                for key, nested in others:
+                    _emit(nested, column + 2 + step, step, lines, f"{pad}  {key}:")
+            else:
+                _emit(item, column + 2 + step, step, lines, f"{pad}-")
+
+
+@st.composite
+def line_documents(draw: st.DrawFn) -> str:
+    mapping = draw(st.dictionaries(line_keys, line_values, min_size=1, max_size=6))
+    step = draw(st.integers(1, 4))
+    lines: list[str] = []
+    for key, value in mapping.items():
+        _emit(value, step, step, lines, f"{key}:")
+    blank = draw(st.sets(st.integers(0, len(lines)), max_size=3))
+    lines = [line for index, line in enumerate(lines) for line in ([line, ""] if index in blank else [line])]
+    return "\n".join(lines) + draw(st.sampled_from(["", "\n"]))
+
+
+@SETTINGS
+@given(line_documents())
+def test_line_reader_on_documents_in_its_shapes(text: str) -> None:
+    check_lines(text)
+    assert check(text) == check_lines(text) or check_lines(text) is None
+
+
+def test_documents_too_large_for_the_exact_path_go_to_it() -> None:
+    items = "".join(f"  - {n}\n" for n in range(frontmatter.MAX_NODES // 2 + 1))
+    # maybe over the MAX_NODES values that frontmatter allows: left to PyYAML and that check
+    assert fastyaml.load_mapping(f"a:\n{items}") is None
+    assert fastyaml.load_mapping("a: |\n  x\nb:\n" + items) is None  # the same through ryml
+    assert fastyaml.load_mapping(f"a:\n{items[: len(items) // 3]}") is not None
+
+
+@pytest.mark.parametrize(
+    "offset", ["", "Z", "+00:00", "-00:00", "+05:30", "-23:59", "+24:00", "+05:60", "+05:99", "-99:00"]
+)
+@pytest.mark.parametrize(
+    "moment", ["2024-01-01", "2024-02-29T23:59:59", "2023-02-29T10:00:00", "2024-01-01T24:00:00", "0000-01-01"]
+)
+def test_iso_timestamps_as_pyyaml_reads_them(moment: str, offset: str) -> None:
+    text = moment + offset if "T" in moment else moment
+    check(f"a: {text}\n")
+    check_lines(f"a: {text}\n")
+    check_lines(f"a:\n  - b: {text}\n")
+
+
+# ---- (f) straight from the bytes: the same answers as from the decoded text
+
+_UNSURE_TEXT = ["\x00", "\t", "\x0b", "\x1f", "\x7f", "\x80", "\x85", "\x9f", "\xa0", "\u2027", "\u2028", "\u2029",
+                "\u202a", "\ufeff", "\ufefe", "\ufffd", "\ufffe", "\uffff", "\U00010000", "é", "–", "€", "\n", "a"]  # fmt: skip
+
+
+@SETTINGS
+@given(st.lists(st.sampled_from(_UNSURE_TEXT) | st.text(_CHARS, max_size=3), max_size=12).map("".join))
+def test_unsure_on_utf8_is_unsure_on_text(text: str) -> None:
+    assert fastyaml.unsure_utf8(text.encode()) == fastyaml.unsure(text)
+
+
+def _damaged(raw: bytes, where: int, junk: bytes) -> bytes:
+    where %= len(raw) + 1
+    return raw[:where] + junk + raw[where:]
+
+
+raw_files = st.one_of(
+    st.one_of(files, plain_records(), line_documents(), line_documents(), line_documents())
+    .map(lambda text: f"---\n{text}\n---\n")
+    .map(str.encode),
+    st.tuples(
+        line_documents().map(lambda text: f"---\n{text}\n---\nbody é\n".encode()),
+        st.integers(0, 10_000),
+        st.sampled_from([b"\xff", b"\xc3", b"\xe2\x80", b"\xed\xa0\x80", b"\xc0\x8a", b"\x00", b"\r", b"\xef\xbb\xbf"]),
+    ).map(lambda args: _damaged(*args)),
+)
+
+
+@SETTINGS
+@given(raw_files)
+def test_loading_raw_bytes_gives_the_document_decoding_gives(raw: bytes) -> None:
+    got = frontmatter.load_raw(raw)
+    if got is None:
+        return
+    expected = frontmatter.load(frontmatter.decode(raw))  # must not raise: the bytes were fine
+    same(got.data, expected.data)
+    assert got == expected
+
+
+def test_the_seeds_load_from_their_bytes() -> None:
+    for path in sorted(SEEDS.iterdir()):
+        raw = path.read_bytes()
+        document = frontmatter.load_raw(raw)
+        if raw.startswith(b"\xef\xbb\xbf") or b"\r" in raw:
+            assert document is None
+        else:
+            assert document == frontmatter.load(frontmatter.decode(raw)), path.name
+    assert frontmatter.load_raw(b"---\ntitle: caf\xc3\n---\n") is None  # not UTF-8: decode() says so
+    assert frontmatter.load_raw(b"---\ntitle: x\n---\n\xff\n") is None  # nor is the body
+    assert frontmatter.load_raw(b"---\ntitle: x\n---\nbody\n") is not None

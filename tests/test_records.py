@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+import unicodedata
 from datetime import UTC, date, datetime, timedelta, timezone
 from pathlib import Path
 
@@ -11,7 +12,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from feeds.model import Severity
-from feeds.records import clean_text, clean_url, parse_record, parse_time, read_records
+from feeds.records import _provider, clean_text, clean_url, parse_record, parse_time, read_records
 
 from .conftest import DATA, ROOT, record_file
 
@@ -316,3 +317,40 @@ def test_the_fast_yaml_path_and_pyyaml_give_the_same_records() -> None:
     for path in sorted((ROOT / "seeds").glob("*.txt")):
         raw = path.read_bytes()
         assert parse_record("x", raw) == parse_record("x", raw, exact=True), path.name
+
+
+def test_remembered_providers_and_texts_depend_only_on_what_they_are_remembered_by() -> None:
+    good = {"name": "  Example\u00a0News ", "domain": "WWW.Example.com"}
+    bad = {"name": "Other", "domain": "not a host"}
+    for _ in range(2):  # the second time from memory
+        assert _provider(good, "https://a.example.org/x") == _provider(good, "https://b.example.net/y")
+        assert _provider(good, "https://a.example.org/x")[0].key == "example.com"
+        assert _provider(bad, "https://a.example.org/x")[0].key == "a.example.org"
+        assert _provider(bad, "https://b.example.net/y")[0].key == "b.example.net"
+        assert clean_text(" a\tb\u00a0 ", single_line=True) == "a b"
+        assert clean_text(" a\tb\u00a0 ") == "a\tb"
+
+
+def _clean_text_as_it_was(value: str, single_line: bool) -> str:
+    """clean_text before its shortcuts: the reference."""
+    text = re.sub(
+        "[^\t\n\r\x20-\x7e\xa0-\ud7ff\ue000-\ufffd\U00010000-\U0010ffff]", "", unicodedata.normalize("NFC", value)
+    )
+    if single_line:
+        text = re.sub(r"\s+", " ", text)
+    return text.strip()[:10_000]
+
+
+@settings(max_examples=500, deadline=None)
+@given(
+    st.lists(
+        st.sampled_from([" ", "  ", "\t", "\n", "\x0b", "\x1c", "\x85", "\xa0", "\u2028", "\u3000", "\ufeff"])
+        | st.text()
+    ).map("".join),
+    st.booleans(),
+)
+def test_clean_text_keeps_its_old_results(value: str, single_line: bool) -> None:
+    for _ in range(2):  # the second time from memory, for short texts
+        assert clean_text(value, single_line=single_line) == _clean_text_as_it_was(value, single_line)
+    long = value * (1 + 100 // (len(value) + 1))
+    assert clean_text(long, single_line=single_line) == _clean_text_as_it_was(long, single_line)
