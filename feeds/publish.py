@@ -14,7 +14,6 @@ import hashlib
 import json
 import os
 import re
-import tempfile
 import time
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
@@ -279,43 +278,64 @@ def read_known(out_dir: Path) -> tuple[KnownFeed, ...]:
         ) from e
 
 
-def write_file(out_dir: Path, path: PurePosixPath, data: bytes) -> bool:
-    """Write one output file atomically unless it already holds ``data``; True when written."""
-    target = out_dir / path
-    if not target.resolve().is_relative_to(out_dir.resolve()):
-        raise OutputError(f"{target}: resolves outside {out_dir}")
-    try:
-        if target.read_bytes() == data:
-            return False
-    except FileNotFoundError:
-        pass
-    except OSError as e:
-        raise OutputError(f"{target}: cannot be read: {e.strerror or e}") from e
-    write_atomically(target, data)
-    return True
+class OutputTree:
+    """The output folder as a build writes into it; no path may lead out of it.
+
+    Each folder is checked and made once per build, not once per file.
+    """
+
+    def __init__(self, out_dir: Path) -> None:
+        self.out_dir = out_dir
+        self._root = out_dir.resolve()
+        self._folders: set[PurePosixPath] = set()
+
+    def _inside(self, target: Path) -> None:
+        if not target.resolve().is_relative_to(self._root):
+            raise OutputError(f"{target}: resolves outside {self.out_dir}")
+
+    def write(self, path: PurePosixPath, data: bytes) -> bool:
+        """Write one file atomically unless it already holds ``data``; True when written."""
+        target = self.out_dir / path
+        if path.parent not in self._folders:
+            self._inside(target.parent)  # before making it: a symbolic link must not lead the way out
+            try:
+                target.parent.mkdir(parents=True, exist_ok=True)
+            except OSError as e:
+                raise OutputError(f"{target.parent}: cannot be made: {e.strerror or e}") from e
+            self._folders.add(path.parent)
+        if target.is_symlink():
+            self._inside(target)
+        try:
+            if target.read_bytes() == data:
+                return False
+        except FileNotFoundError:
+            pass
+        except OSError as e:
+            raise OutputError(f"{target}: cannot be read: {e.strerror or e}") from e
+        write_atomically(target, data)
+        return True
 
 
 def write_atomically(target: Path, data: bytes) -> None:
-    """Readers see the old file or the new one, never a part of either.
+    """Readers see the old file or the new one, never a part of either; the folder must exist.
 
     There is no fsync per file: it costs about 4 ms a file here, most of a cold
     build's writing time. A rename is atomic however the process dies; after a
     power loss, a damaged file differs in size from what the cache recorded,
     so the next build writes it again.
     """
+    temporary = target.with_name(f".{target.name}.{os.getpid()}.tmp")
     try:
-        target.parent.mkdir(parents=True, exist_ok=True)
-        handle, temporary = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.", suffix=".tmp")
-        try:
-            with os.fdopen(handle, "wb") as stream:
-                stream.write(data)
-            os.chmod(temporary, 0o644)
-            os.replace(temporary, target)
-        except BaseException:
-            Path(temporary).unlink(missing_ok=True)
-            raise
-    except OSError as e:
-        raise OutputError(f"{target}: cannot be written: {e.strerror or e}") from e
+        handle = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_NOFOLLOW, 0o644)
+        with open(handle, "wb") as stream:
+            os.fchmod(handle, 0o644)  # readable by the web server whatever the umask
+            stream.write(data)
+        os.replace(temporary, target)
+    except BaseException as e:
+        temporary.unlink(missing_ok=True)
+        if isinstance(e, OSError):
+            raise OutputError(f"{target}: cannot be written: {e.strerror or e}") from e
+        raise
 
 
 def lock_path(out_dir: Path) -> Path:
@@ -438,6 +458,7 @@ def _build(
     clock.lap("select")
     # Each file is written as soon as it is made, so a build never holds them
     # all; the manifest goes last, so it never lists a feed that is not there yet.
+    tree = OutputTree(out_dir)
     written: list[str] = []
     last: list[tuple[PurePosixPath, bytes]] = []
     writing = 0.0
@@ -447,11 +468,11 @@ def _build(
             last.append((output.path, data))
             continue
         start = time.perf_counter()
-        if write_file(out_dir, output.path, data):
+        if tree.write(output.path, data):
             written.append(str(output.path))
         writing += time.perf_counter() - start
     clock.lap("render")
-    written += [str(path) for path, data in last if write_file(out_dir, path, data)]
+    written += [str(path) for path, data in last if tree.write(path, data)]
     unchanged = len(pending) - len(written)
     clock.lap("write")
     clock.laps["render"] -= writing

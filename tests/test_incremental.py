@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 
 from feeds.cache import CHANGES_FILE, INDEX_FILE, ParseCache
-from feeds.errors import BusyError
+from feeds.errors import BusyError, OutputError
 from feeds.model import Site
 from feeds.publish import build, build_lock
 
@@ -364,3 +364,28 @@ def test_a_lost_or_mismatched_part_of_the_cache_costs_only_time(tree: tuple[Path
     report = build(seeds, out, SITE, NOW, cache_dir=cache)
     assert report.parsed == (1 if damage == "changes" else 6) and report.written == ()
     assert "Story one" in (out / "all" / "rss.xml").read_text(encoding="utf-8")
+
+
+@pytest.mark.parametrize("link", ["topics", "all/rss.xml"])
+def test_a_symbolic_link_never_leads_a_write_out_of_the_folder(tmp_path: Path, link: str) -> None:
+    outside = tmp_path / "outside"
+    outside.mkdir()
+    (outside / "rss.xml").write_text("keep me")
+    out = tmp_path / "out"
+    (out / "all").mkdir(parents=True)
+    (out / link).symlink_to(outside if link == "topics" else outside / "rss.xml")
+    with pytest.raises(OutputError, match="resolves outside"):
+        build(SEEDS, out, SITE, NOW)
+    assert sorted(p.name for p in outside.iterdir()) == ["rss.xml"]
+    assert (outside / "rss.xml").read_text() == "keep me"
+
+
+def test_files_are_readable_by_the_web_server_whatever_the_umask(tmp_path: Path) -> None:
+    old = os.umask(0o077)
+    try:
+        build(SEEDS, tmp_path / "out", SITE, NOW)
+    finally:
+        os.umask(old)
+    modes = {p.stat().st_mode & 0o777 for p in (tmp_path / "out").rglob("*") if p.is_file()}
+    assert modes == {0o644}
+    assert not list((tmp_path / "out").rglob(".*.tmp"))
