@@ -101,24 +101,24 @@ class Shortlist:
             groups = dict.fromkeys(["", f"p {provider}", *(f"t {topic_key(t)}" for t in topics)])
             heaps = self._heaps_of[(topics, provider)] = tuple(self._heaps[group] for group in groups)
         dropped: list[str] = []
-        claims = 0
+        claims, size, held = 0, self.size, self._claims
         entry = (micros, path)
         for heap in heaps:
-            if len(heap) < self.size:
+            if len(heap) < size:
                 heapq.heappush(heap, entry)
-            elif entry > heap[0]:
-                _, out = heapq.heapreplace(heap, entry)
-                left = self._claims[out] - 1
-                if left:
-                    self._claims[out] = left
-                else:
-                    del self._claims[out]
-                    dropped.append(out)
+            elif entry <= heap[0]:
+                continue  # the usual case: older than all this group keeps
             else:
-                continue
+                out = heapq.heapreplace(heap, entry)[1]
+                left = held[out] - 1
+                if left:
+                    held[out] = left
+                else:
+                    del held[out]
+                    dropped.append(out)
             claims += 1
         if claims:
-            self._claims[path] = claims
+            held[path] = claims
         else:
             dropped.append(path)
         return dropped
