@@ -1,11 +1,14 @@
 """Incremental reading: records are parsed again only when their file changed.
 
-The cache folder holds three files. ``index`` maps each record file to its
+The cache folder holds four files. ``index`` maps each record file to its
 size and modification time (and its problems, if any): all that a build in
 which nothing changed reads. ``details`` holds each file's content digest and
-a small summary (what selection needs). ``records`` keeps the full parsed
-records of the entries the last build put in a feed, with the digest of the
-file each came from; any other record needed later is parsed again.
+a small summary (what selection needs). Both are written whole now and then,
+under a new name (``base``); ``changes`` lists the files changed since, as
+they are now, so that a build which changed a few files writes only those.
+``records`` keeps the full parsed records of the entries the last build put
+in a feed, with the digest of the file each came from; any other record
+needed later is parsed again.
 
 A file is trusted unchanged when size and mtime match, unless its mtime is
 too close to the index's own write time to tell (the "racily clean" case):
@@ -40,7 +43,7 @@ INDEX_FILE = "index"
 DETAILS_FILE = "details"
 RECORDS_FILE = "records"
 CHANGES_FILE = "changes"
-JOURNAL_LIMIT = 2_000  # changed files the changes file may list before index and details are written anew
+CHANGES_LIMIT = 2_000  # files the changes file may list before index and details are written whole again
 RACY_NS = 2_000_000_000  # mtimes this close to the index's write time are not trusted
 PARALLEL_FROM = 1_000  # files to parse before a second process pays off
 _KEY = f"feeds {__version__} cache {FORMAT}"
@@ -143,7 +146,7 @@ class ParseCache:
         self.state: dict[str, Any] = {}
         self.changed = False  # whether the index differs from the one on disk
         self.base = ""  # names the last whole write of index and details; changes apply to that one only
-        self._journal: dict[str, None] = {}  # files changed since, in the changes file
+        self._since_base: dict[str, None] = {}  # files changed since, in the changes file
         self._fresh: dict[str, bytes] = {}  # records parsed this run that may be rendered, marshalled
         self._disk: dict[str, tuple[bytes, bytes]] | None = None  # the records file: path -> (digest, record)
         self._used: dict[str, tuple[bytes, bytes]] = {}  # the records this build put in a feed
@@ -165,16 +168,16 @@ class ParseCache:
         data = self._load(INDEX_FILE)
         try:
             if data is not None:
-                self.stats, self.found, self.base = data["stats"], data["found"], data["base"]
-                self.saved_ns, self.state = data["saved_ns"], data["state"]
+                self.stats, self.found, self.base = dict(data["stats"]), dict(data["found"]), str(data["base"])
+                self.saved_ns, self.state = int(data["saved_ns"]), dict(data["state"])
                 changes = self._load(CHANGES_FILE)
                 if changes is not None and changes["base"] == self.base:
-                    self._journal = changes["paths"]
-                    self.saved_ns, self.state = changes["saved_ns"], changes["state"]
                     self._apply(self.stats, changes["stats"])
                     self._apply(self.found, changes["found"])
-        except KeyError:
-            self.stats, self.found, self.saved_ns, self.state, self._journal = {}, {}, 0, {}, {}
+                    self.saved_ns, self.state = int(changes["saved_ns"]), dict(changes["state"])
+                    self._since_base = dict(changes["paths"])
+        except (KeyError, TypeError, ValueError, AttributeError):  # not ours after all: start empty
+            self.stats, self.found, self.base, self.saved_ns, self.state, self._since_base = {}, {}, "", 0, {}, {}
         return self
 
     @staticmethod
@@ -199,15 +202,18 @@ class ParseCache:
             loaded, topics, providers = data.get("details"), data.get("topics"), data.get("providers")
             if not isinstance(loaded, dict) or data.get("base") != self.base:
                 loaded = None
-            elif self._journal:
+            elif self._since_base:
                 changes = self._load(CHANGES_FILE) or {}
-                self._apply(loaded, changes.get("details", {}))
                 topics, providers = changes.get("topics"), changes.get("providers")
+                try:
+                    self._apply(loaded, changes["details"])
+                except (KeyError, TypeError, ValueError, AttributeError):
+                    loaded = None
             fine = loaded is not None and loaded.keys() == self.stats.keys()
             if fine and isinstance(topics, list) and isinstance(providers, list):
                 self._details, self._topics, self._providers = loaded, topics, providers
             else:  # lost, damaged or out of step with the index: parse everything again
-                self._details, self.stats, self.found, self._journal = {}, {}, {}, {}
+                self._details, self.stats, self.found, self._since_base = {}, {}, {}, {}
                 self._topics, self._providers = [], []
             self._topic_ids = {t: i for i, t in enumerate(self._topics)}
             self._provider_ids = {p: i for i, p in enumerate(self._providers)}
@@ -245,12 +251,14 @@ class ParseCache:
             self.folder.mkdir(parents=True, exist_ok=True)
             if self._used != self._records_file():
                 self._write(RECORDS_FILE, {"key": self.key, "records": self._used})
+            # Every build reads the changes file with the index, so it is kept small.
+            small = len(self._since_base) <= min(CHANGES_LIMIT, max(16, len(self.stats) // 10))
             if not self.changed and state == self.state:
                 pass
-            elif self.base and len(self._journal) <= min(JOURNAL_LIMIT, max(16, len(self.stats) // 10)):
+            elif self.base and small:
                 self._write_changes(state)
             else:  # details first: an index never describes details that are not there
-                self.base, self._journal = os.urandom(8).hex(), {}
+                self.base, self._since_base = os.urandom(8).hex(), {}
                 tables = {"topics": self._topics, "providers": self._providers}
                 self._write(DETAILS_FILE, {"key": self.key, "base": self.base, "details": self.details, **tables})
                 index = {"key": self.key, "base": self.base, "stats": self.stats, "found": self.found}
@@ -268,12 +276,12 @@ class ParseCache:
             {
                 "key": self.key,
                 "base": self.base,
-                "paths": self._journal,
+                "paths": self._since_base,
                 "saved_ns": time.time_ns(),
                 "state": state,
-                "stats": {path: self.stats.get(path) for path in self._journal},
-                "found": {path: self.found.get(path) for path in self._journal},
-                "details": {path: details.get(path) for path in self._journal},
+                "stats": {path: self.stats.get(path) for path in self._since_base},
+                "found": {path: self.found.get(path) for path in self._since_base},
+                "details": {path: details.get(path) for path in self._since_base},
                 "topics": self._topics,
                 "providers": self._providers,
             },
@@ -317,13 +325,14 @@ class ParseCache:
         todo: list[str] = []
         if not self.stats:  # nothing cached: every file is parsed, and the workers stat them
             todo = list(walk_record_paths(source))
-        for path, stat in walk_record_files(source) if self.stats else ():
-            old = self.stats.get(path)
-            racy = stat.st_mtime_ns + RACY_NS >= self.saved_ns
-            if old is not None and old == (stat.st_size, stat.st_mtime_ns) and not racy:
-                stats[path] = old
-            else:
-                todo.append(path)
+        else:
+            for path, stat in walk_record_files(source):
+                old = self.stats.get(path)
+                racy = stat.st_mtime_ns + RACY_NS >= self.saved_ns
+                if old is not None and old == (stat.st_size, stat.st_mtime_ns) and not racy:
+                    stats[path] = old
+                else:
+                    todo.append(path)
         removed = self.stats.keys() - stats.keys() - set(todo)
         if not todo and not removed:
             return 0, len(stats), 0
@@ -350,7 +359,7 @@ class ParseCache:
         for path in removed:
             details.pop(path, None)
             self.found.pop(path, None)
-        self._journal.update(dict.fromkeys([*todo, *removed]))
+        self._since_base.update(dict.fromkeys([*todo, *removed]))
         self.stats, self.changed = stats, True
         return len(todo), reused, len(removed)
 
@@ -407,20 +416,19 @@ class ParseCache:
         from it, and the names selection gives its topics and provider."""
         return f"{self.details[listing.path][0].hex()} {topics!r} {provider!r}"
 
+    def _at_hand(self, path: str) -> bytes | None:
+        """The record of ``path`` from this run's parses, or from the records file if its file is unchanged."""
+        blob = self._fresh.get(path)
+        if blob is None:
+            kept = self._records_file().get(path)
+            blob = kept[1] if kept is not None and kept[0] == self.details[path][0] else None
+        return blob
+
     def keep(self, listings: Iterable[Listing]) -> None:
         """Keep the records behind ``listings`` for the next build, as far as they are at hand."""
-        details, disk = self.details, self._records_file()
         for listing in listings:
-            path = listing.path
-            if path in self._used:
-                continue
-            digest = details[path][0]
-            blob = self._fresh.get(path)
-            if blob is None:
-                kept = disk.get(path)
-                blob = kept[1] if kept is not None and kept[0] == digest else None
-            if blob is not None:
-                self._used[path] = (digest, blob)
+            if listing.path not in self._used and (blob := self._at_hand(listing.path)) is not None:
+                self._used[listing.path] = (self.details[listing.path][0], blob)
 
     def fetch(self, listings: Sequence[Listing]) -> list[Record]:
         """The full records behind ``listings``, in order; kept for the next build.
@@ -428,19 +436,9 @@ class ParseCache:
         Each comes from this run's parses, else from the records file if the
         file it was parsed from is unchanged, else from parsing its file again.
         """
-        details, disk = self.details, self._records_file()
-        found: dict[str, bytes] = {}
-        missing: list[str] = []
-        for listing in listings:
-            path = listing.path
-            blob = self._fresh.get(path)
-            if blob is None:
-                kept = disk.get(path)
-                blob = kept[1] if kept is not None and kept[0] == details[path][0] else None
-            if blob is None:
-                missing.append(path)
-            else:
-                found[path] = blob
+        details = self.details
+        found = {listing.path: blob for listing in listings if (blob := self._at_hand(listing.path)) is not None}
+        missing = [listing.path for listing in listings if listing.path not in found]
 
         def take(at: int, parsed: list[_Parsed]) -> None:
             for path, (digest, _, fields, _, blob) in zip(missing[at : at + len(parsed)], parsed, strict=True):
