@@ -59,6 +59,9 @@ _UNSURE_SEQUENCES: Final = (
     (b"\xef", re.compile(rb"\xef(?:\xbb\xbf|\xbf[\xbe\xbf])")),
 )
 _MARKER: Final = re.compile(rb"\n(?:---|\.\.\.|%)")  # a document marker or directive: one document only
+# An explicit key ("? key"), which records never use: ryml reads `? ''\: ` as two keys where
+# libyaml finds a syntax error.
+_EXPLICIT_KEY: Final = re.compile(rb"^[ ]*(?:-[ ]+)*\?(?:[ ]|$)", re.MULTILINE)
 # Anything that may be a tag. Records have none, and ryml 0.15 crashes the process (free() of a
 # bad pointer) on some errors after tags, e.g. "!a\n!b\n!c\n!d": never let it see those.
 _TAG_START: Final = re.compile(rb"(?:^|[ ,\[{])!", re.MULTILINE)
@@ -295,6 +298,8 @@ def load_utf8(source: bytes) -> dict[str, Any] | None:
     if ryml is None or source.startswith((b"---", b"...", b"%")) or _MARKER.search(source):
         return None
     if b"!" in source and _TAG_START.search(source):
+        return None
+    if b"?" in source and _EXPLICIT_KEY.search(source):
         return None
     tree = _parse_quietly(source)
     if tree is None:
