@@ -11,6 +11,7 @@ from __future__ import annotations
 import fcntl
 import gc
 import hashlib
+import itertools
 import json
 import os
 import re
@@ -35,6 +36,7 @@ from .workers import Workers
 
 MANIFEST = PurePosixPath("manifest.json")
 PARALLEL_RENDER = 200  # files to render before a second process pays off
+RENDER_CHUNK = 20_000  # entries whose full records a build holds at once (archive pages make many)
 _SAFE_PART = re.compile(r"[a-z0-9][a-z0-9.\-]*")
 
 
@@ -441,20 +443,9 @@ def _build(
     drafted = plan(selection, site, known)
     drafts = drafted.drafts
     outputs = plan_outputs(drafts, site, selection.next_due, lambda entry: cache.identity(entry, *drafted.names(entry)))
-    before: dict[str, list[Any]] = cache.state.get("outputs", {})
-    sizes: dict[str, list[Any]] = {}
-    pending = []
-    for output in outputs:
-        old = before.get(str(output.path))
-        if output.digest and old and old[0] == output.digest and _size(out_dir / output.path) == old[1]:
-            sizes[str(output.path)] = old  # same inputs as the file on disk was made from
-        else:
-            pending.append(output)
+    pending, sizes = _stale(outputs, cache.state.get("outputs", {}), out_dir)
     skipped = len(outputs) - len(pending)
-    # Full records only for the feeds rendered again; the others' stay in the cache as they are.
-    redo = list({id(o.draft): o.draft for o in pending if o.draft is not None}.values())
-    feeds = dict(zip(map(id, redo), drafted.complete(redo, cache.fetch), strict=True))
-    cache.keep(entry for draft in drafts for entry in draft.entries)
+    cache.keep(entry for draft in drafts for entry in draft.entries)  # their records, for the next build
     clock.lap("select")
     # Each file is written as soon as it is made, so a build never holds them
     # all; the manifest goes last, so it never lists a feed that is not there yet.
@@ -462,15 +453,19 @@ def _build(
     written: list[str] = []
     last: list[tuple[PurePosixPath, bytes]] = []
     writing = 0.0
-    for output, data in zip(pending, make_all(pending, feeds, site, workers), strict=True):
-        sizes[str(output.path)] = [output.digest, len(data)]
-        if output.path == MANIFEST:
-            last.append((output.path, data))
-            continue
-        start = time.perf_counter()
-        if tree.write(output.path, data):
-            written.append(str(output.path))
-        writing += time.perf_counter() - start
+    for chunk in _chunks(pending, RENDER_CHUNK):
+        # Full records only for the feeds rendered again, a bounded number at a time.
+        redo = list({id(o.draft): o.draft for o in chunk if o.draft is not None}.values())
+        feeds = dict(zip(map(id, redo), drafted.complete(redo, cache.fetch), strict=True))
+        for output, data in zip(chunk, make_all(chunk, feeds, site, workers), strict=True):
+            sizes[str(output.path)] = [output.digest, len(data)]
+            if output.path == MANIFEST:
+                last.append((output.path, data))
+                continue
+            start = time.perf_counter()
+            if tree.write(output.path, data):
+                written.append(str(output.path))
+            writing += time.perf_counter() - start
     clock.lap("render")
     written += [str(path) for path, data in last if tree.write(path, data)]
     unchanged = len(pending) - len(written)
@@ -508,6 +503,45 @@ def _build(
         reused=scan.reused,
         timings=clock.total(),
     )
+
+
+def _stale(
+    outputs: list[Output], before: Mapping[str, list[Any]], out_dir: Path
+) -> tuple[list[Output], dict[str, list[Any]]]:
+    """The outputs to make again, and the digest and size recorded for each of the others.
+
+    A file is made again unless its inputs (its digest) are those it was last
+    made from and it is still there with the size it was written with.
+    """
+    pending: list[Output] = []
+    kept: dict[str, list[Any]] = {}
+    for output in outputs:
+        old = before.get(str(output.path))
+        if output.digest and old and old[0] == output.digest and _size(out_dir / output.path) == old[1]:
+            kept[str(output.path)] = old
+        else:
+            pending.append(output)
+    return pending, kept
+
+
+def _chunks(outputs: list[Output], entries: int) -> Iterator[list[Output]]:
+    """``outputs`` in order, in pieces whose feed documents show about ``entries`` entries at most.
+
+    A piece ends between documents, never inside one: a document's files are
+    next to each other in ``outputs`` (the site-wide files, last, count none).
+    """
+    chunk: list[Output] = []
+    count = 0
+    for _, run in itertools.groupby(outputs, key=lambda output: id(output.draft)):
+        files = list(run)
+        size = 0 if files[0].draft is None else len(files[0].draft.entries)
+        if chunk and count + size > entries:
+            yield chunk
+            chunk, count = [], 0
+        chunk += files
+        count += size
+    if chunk:
+        yield chunk
 
 
 def _unchanged(cache: ParseCache, out_dir: Path, settings: str, now: datetime) -> Report | None:

@@ -139,3 +139,16 @@ def test_the_manifest_is_written_after_every_feed(tmp_path: Path) -> None:
     out = tmp_path / "out"
     manifest = (out / "manifest.json").stat().st_mtime_ns
     assert all(p.stat().st_mtime_ns <= manifest for p in out.rglob("*") if p.is_file())
+
+
+def test_rendering_in_small_pieces_gives_the_same_tree(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import feeds.publish as publish
+
+    site = replace(SITE, archives=True, archive_page_size=2)
+    whole = build(SEEDS, tmp_path / "a", site, NOW, workers=1)
+    monkeypatch.setattr(publish, "RENDER_CHUNK", 3)  # a few documents at a time: many pieces
+    pieces = build(SEEDS, tmp_path / "b", site, NOW, workers=1)
+    assert whole.written == pieces.written
+    files = sorted(p.relative_to(tmp_path / "a") for p in (tmp_path / "a").rglob("*") if p.is_file())
+    assert len(files) > 100
+    assert all((tmp_path / "a" / f).read_bytes() == (tmp_path / "b" / f).read_bytes() for f in files)
