@@ -149,7 +149,7 @@ class ParseCache:
         self._since_base: dict[str, None] = {}  # files changed since, in the changes file
         self._fresh: dict[str, bytes] = {}  # records parsed this run that may be rendered, marshalled
         self._disk: dict[str, tuple[bytes, bytes]] | None = None  # the records file: path -> (digest, record)
-        self._used: dict[str, tuple[bytes, bytes]] = {}  # the records this build put in a feed
+        self._used: dict[str, tuple[bytes, bytes]] = {}  # the records to keep for the next build
 
     # ---- reading and writing the cache itself
 
@@ -431,7 +431,7 @@ class ParseCache:
                 self._used[listing.path] = (self.details[listing.path][0], blob)
 
     def fetch(self, listings: Sequence[Listing]) -> list[Record]:
-        """The full records behind ``listings``, in order; kept for the next build.
+        """The full records behind ``listings``, in order.
 
         Each comes from this run's parses, else from the records file if the
         file it was parsed from is unchanged, else from parsing its file again.
@@ -443,7 +443,7 @@ class ParseCache:
         def take(at: int, parsed: list[_Parsed]) -> None:
             for path, (digest, _, fields, _, blob) in zip(missing[at : at + len(parsed)], parsed, strict=True):
                 if fields is not None and digest == details[path][0]:
-                    found[path] = blob
+                    found[path] = self._fresh[path] = blob
 
         self._parse(missing, None, take)
         providers: dict[tuple[str, str, str], Provider] = {}
@@ -451,8 +451,7 @@ class ParseCache:
         for listing in listings:
             blob = found.get(listing.path)
             record = None if blob is None else decode_record(marshal.loads(blob), providers)  # noqa: S302 - ours
-            if blob is None or record is None or record.url != listing.url:
+            if record is None or record.url != listing.url:
                 raise FeedsError(f"{listing.path}: changed while the build was running; build again")
-            self._used[listing.path] = (details[listing.path][0], blob)
             records.append(record)
         return records

@@ -445,7 +445,6 @@ def _build(
     outputs = plan_outputs(drafts, site, selection.next_due, lambda entry: cache.identity(entry, *drafted.names(entry)))
     pending, sizes = _stale(outputs, cache.state.get("outputs", {}), out_dir)
     skipped = len(outputs) - len(pending)
-    cache.keep(entry for draft in drafts for entry in draft.entries)  # their records, for the next build
     clock.lap("select")
     # Each file is written as soon as it is made, so a build never holds them
     # all; the manifest goes last, so it never lists a feed that is not there yet.
@@ -466,6 +465,9 @@ def _build(
             if tree.write(output.path, data):
                 written.append(str(output.path))
             writing += time.perf_counter() - start
+    # The records of what may be rendered again soon, for the next build: feeds and their newest
+    # archive pages (older pages never change, and are rendered again only with new settings).
+    cache.keep(entry for draft in drafts if draft.page in (None, draft.pages) for entry in draft.entries)
     clock.lap("render")
     written += [str(path) for path, data in last if tree.write(path, data)]
     unchanged = len(pending) - len(written)

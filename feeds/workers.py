@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import multiprocessing
 import os
+from collections import deque
 from collections.abc import Callable, Iterable, Iterator
-from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures import Future, ProcessPoolExecutor
 from types import TracebackType
 from typing import TypeVar
 
@@ -26,10 +27,22 @@ class Workers:
         self._pool: ProcessPoolExecutor | None = None
 
     def map(self, function: Callable[[T], R], items: Iterable[T]) -> Iterator[R]:
-        """``function`` over ``items`` in the worker processes; results in order, as they come."""
+        """``function`` over ``items`` in the worker processes; results in order, as they come.
+
+        Only a few items are handed out ahead of the one whose result is
+        awaited, so neither the items on their way nor the results waiting
+        to be taken pile up in memory when the taker is the slower side.
+        """
         if self._pool is None:
             self._pool = ProcessPoolExecutor(self.count, mp_context=multiprocessing.get_context("fork"))
-        return self._pool.map(function, items)
+        pool = self._pool
+        waiting: deque[Future[R]] = deque()
+        for item in items:
+            waiting.append(pool.submit(function, item))
+            if len(waiting) > 2 * self.count:
+                yield waiting.popleft().result()
+        while waiting:
+            yield waiting.popleft().result()
 
     def close(self) -> None:
         if self._pool is not None:

@@ -17,7 +17,7 @@ from feeds.codec import decode_record, encode_record, from_micros, to_micros
 from feeds.model import Provider, RelatedLink, Site
 from feeds.publish import build
 from feeds.records import read_records
-from feeds.selection import Shortlist, plan_feeds, select, topic_key
+from feeds.selection import Shortlist, plan, plan_feeds, select, topic_key
 
 from .conftest import DATA, NOW, SEEDS, make_record, record_file
 
@@ -152,3 +152,15 @@ def test_rendering_in_small_pieces_gives_the_same_tree(tmp_path: Path, monkeypat
     files = sorted(p.relative_to(tmp_path / "a") for p in (tmp_path / "a").rglob("*") if p.is_file())
     assert len(files) > 100
     assert all((tmp_path / "a" / f).read_bytes() == (tmp_path / "b" / f).read_bytes() for f in files)
+
+
+def test_the_cache_keeps_the_records_of_feeds_and_newest_archive_pages_only(tmp_path: Path) -> None:
+    site = replace(SITE, archives=True, max_items=2, archive_page_size=2)
+    build(SEEDS, tmp_path / "out", site, NOW, cache_dir=tmp_path / "cache")
+    data = marshal.loads((tmp_path / "cache" / "records").read_bytes())
+    kept = {Path(path).name for path in data["records"]}
+    drafts = plan(select(read_records(SEEDS)[0], NOW), site).drafts
+    recent = {Path(e.path).name for d in drafts if d.page in (None, d.pages) for e in d.entries}
+    assert kept == recent and len(recent) < len({Path(e.path).name for d in drafts for e in d.entries})
+    again = build(SEEDS, tmp_path / "out", replace(site, title="Renamed"), NOW, cache_dir=tmp_path / "cache")
+    assert again.parsed == 0 and len(again.written) > 100  # old pages: their records parsed again to render
