@@ -301,6 +301,10 @@ def load_utf8(source: bytes) -> dict[str, Any] | None:
         return None
     if b"?" in source and _EXPLICIT_KEY.search(source):
         return None
+    # The escapes of U+2028 and U+2029, line breaks to YAML 1.1: after a \n or \r escape, ryml
+    # 0.15 turns that one into a space or drops it ("\n\L\L" is " \u2028\u2028" there).
+    if b"\\L" in source or b"\\P" in source:
+        return None
     tree = _parse_quietly(source)
     if tree is None:
         return None

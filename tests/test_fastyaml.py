@@ -253,7 +253,8 @@ CONSTRUCTS = [
     "a: ]x\n", "}x: 1\n", "a:\n  - ]\n", "a: >-1e3yes\n", "a: |x\n", "a: |2-  # c\n   x\n", "a: |\n  x",
     "a: >\n  x", "a:\n  - |\n    x", "a: |\n  x\n\n  y", "a: |\n  x\n  ", "a: |+\n  x\n\n", "a: >-\n  x",
     "!\n!\n!\n!", "!a\n!b\n!c\n!d: x", "a:\n  !\n  !\n  !\n  !", "[!a\n!b\n!c\n!d]", "a: Wow !\n",
-    "'<<': 1\n", "=: x\n", "'=': x\n", "a: =\n", "? ''\\: ", "- ? a\n  : b\n",
+    "'<<': 1\n", "=: x\n", "'=': x\n", "a: =\n", "? ''\\: ", "- ? a\n  : b\n", 'a: "\\n\\L\\L"\n', 'a: "\\r\\P\\Lx"\n',
+    'a: "\\L\\P"\n',
 ]  # fmt: skip
 
 
