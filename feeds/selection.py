@@ -77,7 +77,8 @@ class Shortlist:
     its topics, its provider) is not rendered, and a reader of many files
     need not hold on to it. ``offer`` keeps a bounded heap per group and
     returns the records that fell out of every heap. The heaps are a little
-    larger than ``limit`` for duplicate URLs, which selection merges; a
+    larger than ``limit`` for duplicate URLs, which selection merges, and for
+    records of the same time (ordered by path here, by URL in feeds); a
     record found missing after all is only parsed again. With no limit (every
     record is in some archive page) every due record is kept.
     """
