@@ -70,8 +70,9 @@ _TAG_START: Final = re.compile(rb"(?:^|[ ,\[{])!", re.MULTILINE)
 _NOT_PLAIN_START: Final = frozenset("@`]}")
 # A block scalar's header: indentation and chomping indicators, then spaces and maybe a comment
 # (YAML 1.1 c-b-block-header). ryml ignores junk after it (`a: >-1e3` is '', not an error), so
-# when there are block scalars every `|` or `>` at a line start or after a space must look like one.
-_BLOCK_INDICATOR: Final = re.compile(rb"(?:^|(?<= ))[|>]([^\n]*)", re.MULTILINE)
+# when there are block scalars every `|` or `>` that may start a value (at a line start, or after
+# ": " or "- ") must look like one. One inside a quoted or plain scalar is no indicator.
+_BLOCK_INDICATOR: Final = re.compile(rb"(?:^[ ]*|(?<=:)[ ]+|(?<=-)[ ]+)[|>]([^\n]*)", re.MULTILINE)
 _BLOCK_HEADER: Final = re.compile(rb"(?:[1-9][+-]?|[+-][1-9]?)?(?:[ ]+#.*|[ ]*)\Z")
 
 # PyYAML's implicit resolvers for plain scalars: first character -> [(tag, pattern)], tried in

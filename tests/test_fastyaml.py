@@ -254,7 +254,7 @@ CONSTRUCTS = [
     "a: >\n  x", "a:\n  - |\n    x", "a: |\n  x\n\n  y", "a: |\n  x\n  ", "a: |+\n  x\n\n", "a: >-\n  x",
     "!\n!\n!\n!", "!a\n!b\n!c\n!d: x", "a:\n  !\n  !\n  !\n  !", "[!a\n!b\n!c\n!d]", "a: Wow !\n",
     "'<<': 1\n", "=: x\n", "'=': x\n", "a: =\n", "? ''\\: ", "- ? a\n  : b\n", 'a: "\\n\\L\\L"\n', 'a: "\\r\\P\\Lx"\n',
-    'a: "\\L\\P"\n',
+    'a: "\\L\\P"\n', 'a: "x" |y\nb: |\n  a\n', 'a: " |"\nb: |\n  a\n', "a: x - |y\nb: |\n  a\n",
 ]  # fmt: skip
 
 
