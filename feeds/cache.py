@@ -11,8 +11,9 @@ in a feed, with the digest of the file each came from; any other record
 needed later is parsed again.
 
 A file is trusted unchanged when size and mtime match, unless its mtime is
-too close to the index's own write time to tell (the "racily clean" case):
-then it is read again and its digest decides. A cache from another release,
+too close to the time the build that recorded them began to look at the
+files to tell (the "racily clean" case): then it is read again and its
+digest decides. A cache from another release,
 or one that cannot be read whole, is discarded and rebuilt, never trusted.
 """
 
@@ -38,19 +39,20 @@ from .records import MAX_FILE_BYTES, parse_record, read_raw, walk_record_files, 
 from .selection import Shortlist
 from .workers import Workers
 
-FORMAT = 8  # bump when the cache layout or the meaning of a parse changes
+FORMAT = 9  # bump when the cache layout or the meaning of a parse changes
 INDEX_FILE = "index"
 DETAILS_FILE = "details"
 RECORDS_FILE = "records"
 CHANGES_FILE = "changes"
+DIRTY_FILE = "dirty"  # output files a build set out to write; gone once it saved the cache
 CHANGES_LIMIT = 2_000  # files the changes file may list before index and details are written whole again
-RACY_NS = 2_000_000_000  # mtimes this close to the index's write time are not trusted
+RACY_NS = 2_000_000_000  # mtimes this close to the time the files were looked at are not trusted
 PARALLEL_FROM = 1_000  # files to parse before a second process pays off
 _KEY = f"feeds {__version__} cache {FORMAT}"
 
-# what a parse returns: (digest of the file, its size and mtime, summary fields or None, problems,
-# the record, marshalled)
-_Parsed = tuple[bytes, tuple[int, int], tuple[Any, ...] | None, tuple[tuple[Any, ...], ...], bytes]
+# what a parse returns: (digest of the file, its size and mtime (None: the file is gone), summary
+# fields or None, problems, the record, marshalled)
+_Parsed = tuple[bytes, tuple[int, int] | None, tuple[Any, ...] | None, tuple[tuple[Any, ...], ...], bytes]
 
 
 class Summary(NamedTuple):
@@ -92,9 +94,12 @@ def _parse_batch(jobs: list[tuple[str, int]]) -> list[_Parsed]:
     for path, max_bytes in jobs:
         try:
             stat = os.stat(path)
-            seen = (stat.st_size, stat.st_mtime_ns)
+            seen: tuple[int, int] | None = (stat.st_size, stat.st_mtime_ns)
+        except FileNotFoundError:  # gone since the walk (or a dangling link): as if never seen
+            out.append((b"", None, None, (), b""))
+            continue
         except OSError:
-            seen = (-1, -1)  # matches no file: read again next time, or dropped as removed
+            seen = (-1, -1)  # matches no file: read again next time
         raw = read_raw(path, max_bytes)
         if isinstance(raw, Problem):
             out.append((b"", seen, None, encode_problems((raw,)), b""))
@@ -142,10 +147,13 @@ class ParseCache:
         self._topic_ids: dict[str, int] = {}
         self._provider_ids: dict[tuple[str, str, str], int] = {}
         self._topic_tuples: dict[tuple[str, ...], tuple[int, ...]] = {}  # each record's topics, as numbers
-        self.saved_ns = 0
+        self.read_ns = 0  # when the files the index describes were looked at: their mtimes are judged by it
         self.state: dict[str, Any] = {}
         self.changed = False  # whether the index differs from the one on disk
         self.base = ""  # names the last whole write of index and details; changes apply to that one only
+        self.lost = False  # whether the details of the files in the index turned out to be lost
+        self._started_ns = 0  # when this build began to look at the files
+        self.dirty: frozenset[str] = frozenset()  # outputs an unfinished build may have written
         self._since_base: dict[str, None] = {}  # files changed since, in the changes file
         self._fresh: dict[str, bytes] = {}  # records parsed this run that may be rendered, marshalled
         self._disk: dict[str, tuple[bytes, bytes]] | None = None  # the records file: path -> (digest, record)
@@ -169,16 +177,36 @@ class ParseCache:
         try:
             if data is not None:
                 self.stats, self.found, self.base = dict(data["stats"]), dict(data["found"]), str(data["base"])
-                self.saved_ns, self.state = int(data["saved_ns"]), dict(data["state"])
+                self.read_ns, self.state = int(data["read_ns"]), dict(data["state"])
                 changes = self._load(CHANGES_FILE)
                 if changes is not None and changes["base"] == self.base:
                     self._apply(self.stats, changes["stats"])
                     self._apply(self.found, changes["found"])
-                    self.saved_ns, self.state = int(changes["saved_ns"]), dict(changes["state"])
+                    self.read_ns, self.state = int(changes["read_ns"]), dict(changes["state"])
                     self._since_base = dict(changes["paths"])
         except (KeyError, TypeError, ValueError, AttributeError):  # not ours after all: start empty
-            self.stats, self.found, self.base, self.saved_ns, self.state, self._since_base = {}, {}, "", 0, {}, {}
+            self.stats, self.found, self.base, self.read_ns, self.state, self._since_base = {}, {}, "", 0, {}, {}
+        dirty = self._load(DIRTY_FILE)
+        paths = dirty.get("paths") if dirty else None
+        self.dirty = (
+            frozenset(paths) if isinstance(paths, list) and all(isinstance(p, str) for p in paths) else frozenset()
+        )
         return self
+
+    def mark(self, paths: Iterable[str]) -> None:
+        """Note the output files a build is about to write, until ``save`` says it finished.
+
+        A build that dies after writing some of them leaves the note, so the
+        next build makes those files again and reports them as changed.
+        """
+        if self.folder is None:
+            return
+        self.dirty = self.dirty | frozenset(paths)
+        try:
+            self.folder.mkdir(parents=True, exist_ok=True)
+            self._write(DIRTY_FILE, {"key": self.key, "paths": sorted(self.dirty)})
+        except OSError:
+            pass
 
     @staticmethod
     def _apply(target: dict[str, Any], changes: dict[str, Any]) -> None:
@@ -212,13 +240,21 @@ class ParseCache:
             fine = loaded is not None and loaded.keys() == self.stats.keys()
             if fine and isinstance(topics, list) and isinstance(providers, list):
                 self._details, self._topics, self._providers = loaded, topics, providers
-            else:  # lost, damaged or out of step with the index: parse everything again
+            else:  # lost, damaged or out of step with the index: parse everything again, write all anew
+                self.lost = bool(self.stats)
                 self._details, self.stats, self.found, self._since_base = {}, {}, {}, {}
-                self._topics, self._providers = [], []
+                self._topics, self._providers, self.base = [], [], ""
             self._topic_ids = {t: i for i, t in enumerate(self._topics)}
             self._provider_ids = {p: i for i, p in enumerate(self._providers)}
         assert self._details is not None
         return self._details
+
+    def intact(self) -> bool:
+        """Whether the details of every file in the index are at hand (reading them if need be).
+
+        When they are not, the index is emptied too, and the next ``refresh`` reads every file.
+        """
+        return bool(self.details) or not self.lost
 
     def _encode(self, fields: tuple[Any, ...] | None) -> tuple[Any, ...] | None:
         """A parse's summary with its topics and provider as numbers into the tables."""
@@ -262,8 +298,10 @@ class ParseCache:
                 tables = {"topics": self._topics, "providers": self._providers}
                 self._write(DETAILS_FILE, {"key": self.key, "base": self.base, "details": self.details, **tables})
                 index = {"key": self.key, "base": self.base, "stats": self.stats, "found": self.found}
-                self._write(INDEX_FILE, {**index, "saved_ns": time.time_ns(), "state": state})
+                self._write(INDEX_FILE, {**index, "read_ns": self._started_ns or time.time_ns(), "state": state})
                 (self.folder / CHANGES_FILE).unlink(missing_ok=True)
+            (self.folder / DIRTY_FILE).unlink(missing_ok=True)
+            self.dirty = frozenset()
         except OSError:
             pass
         self.state = state
@@ -277,7 +315,7 @@ class ParseCache:
                 "key": self.key,
                 "base": self.base,
                 "paths": self._since_base,
-                "saved_ns": time.time_ns(),
+                "read_ns": self._started_ns or time.time_ns(),
                 "state": state,
                 "stats": {path: self.stats.get(path) for path in self._since_base},
                 "found": {path: self.found.get(path) for path in self._since_base},
@@ -321,6 +359,7 @@ class ParseCache:
         The records parsed are kept in memory for ``fetch`` while ``shortlist``
         says they may be rendered (without one, none is kept).
         """
+        self._started_ns = self._started_ns or time.time_ns()  # before any stat: see RACY_NS
         stats: dict[str, tuple[int, int]] = {}
         todo: list[str] = []
         if not self.stats:  # nothing cached: every file is parsed, and the workers stat them
@@ -328,7 +367,7 @@ class ParseCache:
         else:
             for path, stat in walk_record_files(source):
                 old = self.stats.get(path)
-                racy = stat.st_mtime_ns + RACY_NS >= self.saved_ns
+                racy = stat.st_mtime_ns + RACY_NS >= self.read_ns
                 if old is not None and old == (stat.st_size, stat.st_mtime_ns) and not racy:
                     stats[path] = old
                 else:
@@ -343,6 +382,10 @@ class ParseCache:
 
         def take(at: int, parsed: list[_Parsed]) -> None:
             for path, (digest, stat, fields, problems, record) in zip(todo[at : at + len(parsed)], parsed, strict=True):
+                if stat is None:  # vanished: skipped, as a walk skips it
+                    details.pop(path, None)
+                    self.found.pop(path, None)
+                    continue
                 stats[path] = stat
                 details[path] = (digest, self._encode(fields))
                 if problems:

@@ -8,6 +8,7 @@ ETag) stays put. One build at a time holds a lock beside the output folder.
 
 from __future__ import annotations
 
+import contextlib
 import fcntl
 import gc
 import hashlib
@@ -292,7 +293,11 @@ class OutputTree:
         self._folders: set[PurePosixPath] = set()
 
     def _inside(self, target: Path) -> None:
-        if not target.resolve().is_relative_to(self._root):
+        try:
+            inside = target.resolve().is_relative_to(self._root)
+        except (OSError, RuntimeError) as e:  # RuntimeError: a loop of symbolic links (Python 3.11)
+            raise OutputError(f"{target}: cannot be resolved: {e}") from e
+        if not inside:
             raise OutputError(f"{target}: resolves outside {self.out_dir}")
 
     def write(self, path: PurePosixPath, data: bytes) -> bool:
@@ -327,14 +332,20 @@ def write_atomically(target: Path, data: bytes) -> None:
     so the next build writes it again.
     """
     temporary = target.with_name(f".{target.name}.{os.getpid()}.tmp")
+    flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW
     try:
-        handle = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_NOFOLLOW, 0o644)
+        try:
+            handle = os.open(temporary, flags, 0o644)
+        except FileExistsError:  # left by a build that died (with our pid): a new file, never a link's target
+            temporary.unlink()
+            handle = os.open(temporary, flags, 0o644)
         with open(handle, "wb") as stream:
             os.fchmod(handle, 0o644)  # readable by the web server whatever the umask
             stream.write(data)
         os.replace(temporary, target)
     except BaseException as e:
-        temporary.unlink(missing_ok=True)
+        with contextlib.suppress(OSError):
+            temporary.unlink(missing_ok=True)
         if isinstance(e, OSError):
             raise OutputError(f"{target}: cannot be written: {e.strerror or e}") from e
         raise
@@ -403,7 +414,10 @@ def build(
     rejected record stops the build before anything is written.
     """
     with build_lock(out_dir, wait), Workers(workers) as pool:
-        return _build(source, out_dir, site, now, strict, cache_dir, progress, pool, max_bytes)
+        try:
+            return _build(source, out_dir, site, now, strict, cache_dir, progress, pool, max_bytes)
+        finally:
+            gc.unfreeze()  # the build froze what it read; a process that goes on needs it collected
 
 
 def _build(
@@ -434,6 +448,8 @@ def _build(
         clock.lap("read")
         timings = {"read": clock.laps["read"], "select": 0.0, "render": 0.0, "write": 0.0}
         return replace(quiet, parsed=parsed, reused=reused, timings={**timings, **clock.total()})
+    if not cache.intact():  # the index outlived the details it describes: read every file again
+        parsed, reused, removed = cache.refresh(source, progress=progress, shortlist=shortlist)
     scan = cache.assemble(parsed=parsed, reused=reused, removed=removed)
     gc.freeze()
     clock.lap("read")
@@ -443,12 +459,19 @@ def _build(
     drafted = plan(selection, site, known)
     drafts = drafted.drafts
     outputs = plan_outputs(drafts, site, selection.next_due, lambda entry: cache.identity(entry, *drafted.names(entry)))
-    pending, sizes = _stale(outputs, cache.state.get("outputs", {}), out_dir)
+    unfinished = cache.dirty  # outputs a build that died may have written: made again, reported as changed
+    made_before = {path: made for path, made in cache.state.get("outputs", {}).items() if path not in unfinished}
+    pending, sizes = _stale(outputs, made_before, out_dir)
+    # In path order, as readers follow links: a feed's new archive page is there before the feed
+    # that points to it (archive/ sorts first), every feed before the site-wide files.
+    pending.sort(key=lambda output: (output.draft is None, output.path))
     skipped = len(outputs) - len(pending)
     clock.lap("select")
     # Each file is written as soon as it is made, so a build never holds them
     # all; the manifest goes last, so it never lists a feed that is not there yet.
     tree = OutputTree(out_dir)
+    if pending:
+        cache.mark(str(output.path) for output in pending)
     written: list[str] = []
     last: list[tuple[PurePosixPath, bytes]] = []
     writing = 0.0
@@ -475,7 +498,8 @@ def _build(
     clock.laps["render"] -= writing
     clock.laps["write"] += writing
     written.sort(key=lambda path: (path == str(MANIFEST), path))
-    fresh = set(written)
+    # Changed since the last build that finished: what this one wrote, and what an unfinished one may have.
+    fresh = set(written) | unfinished
     counts = [len(scan.listings) + scan.rejected, len(selection.records), selection.unpublished]
     counts += [selection.scheduled, selection.duplicates, sum(1 for draft in drafts if draft.page is None)]
     due = None if selection.next_due is None else selection.next_due.timestamp()
@@ -553,7 +577,7 @@ def _unchanged(cache: ParseCache, out_dir: Path, settings: str, now: datetime) -
     scheduled record has come due and every output file is still there.
     """
     state = cache.state
-    if cache.changed or state.get("settings") != settings or "counts" not in state:
+    if cache.changed or cache.dirty or state.get("settings") != settings or "counts" not in state:
         return None
     if state["next_due"] is not None and state["next_due"] <= now.timestamp():
         return None

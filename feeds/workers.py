@@ -7,8 +7,11 @@ import os
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import Future, ProcessPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
 from types import TracebackType
 from typing import TypeVar
+
+from .errors import FeedsError
 
 T = TypeVar("T")
 R = TypeVar("R")
@@ -37,12 +40,15 @@ class Workers:
             self._pool = ProcessPoolExecutor(self.count, mp_context=multiprocessing.get_context("fork"))
         pool = self._pool
         waiting: deque[Future[R]] = deque()
-        for item in items:
-            waiting.append(pool.submit(function, item))
-            if len(waiting) > 2 * self.count:
+        try:
+            for item in items:
+                waiting.append(pool.submit(function, item))
+                if len(waiting) > 2 * self.count:
+                    yield waiting.popleft().result()
+            while waiting:
                 yield waiting.popleft().result()
-        while waiting:
-            yield waiting.popleft().result()
+        except BrokenProcessPool as e:
+            raise FeedsError("a worker process died (out of memory?); build again, or with fewer workers") from e
 
     def close(self) -> None:
         if self._pool is not None:

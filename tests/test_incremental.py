@@ -11,13 +11,13 @@ import sys
 import time
 from dataclasses import replace
 from datetime import UTC, datetime
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 
 import pytest
 
 from feeds.cache import CHANGES_FILE, INDEX_FILE, ParseCache
 from feeds.errors import BusyError, OutputError
-from feeds.model import Site
+from feeds.model import Problem, Site
 from feeds.publish import build, build_lock
 
 from .conftest import NOW, SEEDS, record_file
@@ -194,7 +194,7 @@ def test_one_build_at_a_time(tree: tuple[Path, Path, Path]) -> None:
 
 KILLER = """
 import os, sys
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 from datetime import datetime, UTC
 import feeds.publish as publish
 from feeds.model import Site
@@ -389,3 +389,102 @@ def test_files_are_readable_by_the_web_server_whatever_the_umask(tmp_path: Path)
     modes = {p.stat().st_mode & 0o777 for p in (tmp_path / "out").rglob("*") if p.is_file()}
     assert modes == {0o644}
     assert not list((tmp_path / "out").rglob(".*.tmp"))
+
+
+def test_details_lost_while_nothing_changed_are_rebuilt_not_published_empty(tree: tuple[Path, Path, Path]) -> None:
+    seeds, out, cache = tree
+    build(seeds, out, SITE, NOW, cache_dir=cache)
+    (cache / "details").unlink()
+    renamed = replace(SITE, title="Renamed")  # not a quiet build, though no record file changed
+    report = build(seeds, out, renamed, NOW, cache_dir=cache)
+    assert (report.parsed, report.published) == (6, 6) and (cache / "details").exists()
+    assert len(json.loads((out / "all" / "feed.json").read_text(encoding="utf-8"))["items"]) == 6
+    again = build(seeds, out, replace(renamed, title="Again"), NOW, cache_dir=cache)
+    assert (again.parsed, again.published) == (0, 6)
+
+
+@pytest.mark.parametrize("cached", [False, True])
+def test_a_dangling_link_is_skipped_alike_by_cold_and_warm_reads(tree: tuple[Path, Path, Path], cached: bool) -> None:
+    seeds, out, cache = tree
+    if cached:
+        build(seeds, out, SITE, NOW, cache_dir=cache)
+    (seeds / "9.txt").symlink_to(seeds / "missing.txt")
+    report = build(seeds, out, SITE, NOW, cache_dir=cache, strict=True)
+    assert (report.read, report.problems) == (6, ())
+
+
+def test_a_build_that_dies_mid_write_is_finished_and_announced_by_the_next(
+    tree: tuple[Path, Path, Path], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import feeds.publish as publish
+
+    seeds, out, cache = tree
+    build(seeds, out, SITE, NOW, cache_dir=cache)
+    target = seeds / "1.txt"
+    target.write_bytes(target.read_bytes().replace(b"Story 1", b"Story one"))
+    age(seeds)
+    real = publish.OutputTree.write
+
+    def dies_after_the_all_feed(self: publish.OutputTree, path: PurePosixPath, data: bytes) -> bool:
+        if path.parts[0] != "all":
+            raise KeyboardInterrupt("killed")
+        return real(self, path, data)
+
+    monkeypatch.setattr(publish.OutputTree, "write", dies_after_the_all_feed)
+    with pytest.raises(KeyboardInterrupt):
+        build(seeds, out, SITE, NOW, cache_dir=cache)
+    monkeypatch.setattr(publish.OutputTree, "write", real)
+    assert "Story one" in (out / "all" / "rss.xml").read_text(encoding="utf-8")  # written before it died
+    report = build(seeds, out, SITE, NOW, cache_dir=cache)
+    assert SITE.url("all/rss.xml") in report.urls_changed  # still announced to WebSub hubs
+    assert {"all", "topics/ai", "providers/news-example-com"} <= set(report.feeds_changed)
+    assert "Story one" in (out / "topics" / "ai" / "rss.xml").read_text(encoding="utf-8")
+    assert build(seeds, out, SITE, NOW, cache_dir=cache).urls_changed == ()
+
+
+def test_a_new_archive_page_is_written_before_the_feed_that_links_to_it(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import feeds.publish as publish
+
+    site = replace(SITE, archives=True, max_items=2, archive_page_size=2)
+    order: list[str] = []
+    real = publish.OutputTree.write
+    monkeypatch.setattr(
+        publish.OutputTree, "write", lambda self, path, data: order.append(str(path)) or real(self, path, data)
+    )
+    build(SEEDS, tmp_path / "out", site, NOW)
+    for path in order:
+        if "/archive/" in path:
+            head = path.split("/archive/")[0] + "/" + path.rsplit("/", 1)[1]
+            assert order.index(path) < order.index(head), path
+    assert order[-1] == "manifest.json"
+
+
+def test_an_edit_in_the_same_clock_tick_during_a_long_build_is_caught(
+    tree: tuple[Path, Path, Path], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The racy-mtime rule judges mtimes by when the build began to read, not by when it saved."""
+    import feeds.cache as cache_module
+
+    seeds, out, cache = tree
+    target = seeds / "1.txt"
+    target.write_bytes(target.read_bytes())  # written just now, as an editor would
+    real_read, real_clock = cache_module.read_raw, cache_module.time.time_ns
+    late = [0]
+
+    def read_then_edit(path: str, max_bytes: int) -> bytes | Problem:
+        raw = real_read(path, max_bytes)
+        if path == str(target) and isinstance(raw, bytes):  # edited again in the same clock tick
+            stat = target.stat()
+            target.write_bytes(raw.replace(b"Story 1", b"Story 7"))
+            os.utime(target, ns=(stat.st_atime_ns, stat.st_mtime_ns))
+            late[0] = 10_000_000_000  # and the build goes on for 10 s more
+        return raw
+
+    monkeypatch.setattr(cache_module, "read_raw", read_then_edit)
+    monkeypatch.setattr(cache_module.time, "time_ns", lambda: real_clock() + late[0])
+    build(seeds, out, SITE, NOW, cache_dir=cache)
+    monkeypatch.undo()
+    build(seeds, out, SITE, NOW, cache_dir=cache)
+    assert "Story 7" in (out / "all" / "rss.xml").read_text(encoding="utf-8")
