@@ -32,7 +32,7 @@ from .records import MAX_FILE_BYTES
 from .renderers import render
 from .renderers.content import self_url
 from .renderers.jsonfeed import RELATED_DOC, related_doc_html
-from .selection import KnownFeed, Shortlist, plan, select
+from .selection import Fetch, KnownFeed, Plan, Shortlist, plan, select
 from .workers import Workers
 
 MANIFEST = PurePosixPath("manifest.json")
@@ -467,36 +467,16 @@ def _build(
     pending.sort(key=lambda output: (output.draft is None, output.path))
     skipped = len(outputs) - len(pending)
     clock.lap("select")
-    # Each file is written as soon as it is made, so a build never holds them
-    # all; the manifest goes last, so it never lists a feed that is not there yet.
-    tree = OutputTree(out_dir)
     if pending:
         cache.mark(str(output.path) for output in pending)
-    written: list[str] = []
-    last: list[tuple[PurePosixPath, bytes]] = []
-    writing = 0.0
-    for chunk in _chunks(pending, RENDER_CHUNK):
-        # Full records only for the feeds rendered again, a bounded number at a time.
-        redo = list({id(o.draft): o.draft for o in chunk if o.draft is not None}.values())
-        feeds = dict(zip(map(id, redo), drafted.complete(redo, cache.fetch), strict=True))
-        for output, data in zip(chunk, make_all(chunk, feeds, site, workers), strict=True):
-            sizes[str(output.path)] = [output.digest, len(data)]
-            if output.path == MANIFEST:
-                last.append((output.path, data))
-                continue
-            start = time.perf_counter()
-            if tree.write(output.path, data):
-                written.append(str(output.path))
-            writing += time.perf_counter() - start
+    written, writing = _make_and_write(pending, drafted, cache.fetch, site, workers, OutputTree(out_dir), sizes)
     # The records of what may be rendered again soon, for the next build: feeds and their newest
     # archive pages (older pages never change, and are rendered again only with new settings).
     cache.keep(entry for draft in drafts if draft.page in (None, draft.pages) for entry in draft.entries)
     clock.lap("render")
-    written += [str(path) for path, data in last if tree.write(path, data)]
-    unchanged = len(pending) - len(written)
-    clock.lap("write")
     clock.laps["render"] -= writing
-    clock.laps["write"] += writing
+    clock.laps["write"] = writing
+    unchanged = len(pending) - len(written)
     written.sort(key=lambda path: (path == str(MANIFEST), path))
     # Changed since the last build that finished: what this one wrote, and what an unfinished one may have.
     fresh = set(written) | unfinished
@@ -529,6 +509,41 @@ def _build(
         reused=scan.reused,
         timings=clock.total(),
     )
+
+
+def _make_and_write(
+    pending: list[Output],
+    drafted: Plan,
+    fetch: Fetch,
+    site: Site,
+    workers: Workers,
+    tree: OutputTree,
+    sizes: dict[str, list[Any]],
+) -> tuple[list[str], float]:
+    """Make the ``pending`` files and write each as soon as it is made; (paths written, seconds writing).
+
+    So a build never holds them all, and full records are fetched a piece at
+    a time. The manifest goes last, so it never lists a feed that is not
+    there yet. ``sizes`` gets each file's digest and size.
+    """
+    written: list[str] = []
+    last: list[tuple[PurePosixPath, bytes]] = []
+    writing = 0.0
+    for chunk in _chunks(pending, RENDER_CHUNK):
+        redo = list({id(o.draft): o.draft for o in chunk if o.draft is not None}.values())
+        feeds = dict(zip(map(id, redo), drafted.complete(redo, fetch), strict=True))
+        for output, data in zip(chunk, make_all(chunk, feeds, site, workers), strict=True):
+            sizes[str(output.path)] = [output.digest, len(data)]
+            if output.path == MANIFEST:
+                last.append((output.path, data))
+                continue
+            start = time.perf_counter()
+            if tree.write(output.path, data):
+                written.append(str(output.path))
+            writing += time.perf_counter() - start
+    start = time.perf_counter()
+    written += [str(path) for path, data in last if tree.write(path, data)]
+    return written, writing + time.perf_counter() - start
 
 
 def _stale(
