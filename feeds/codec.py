@@ -1,8 +1,10 @@
 """Records as nested tuples of plain values: what parse workers send back and the cache keeps.
 
-``marshal`` reads and writes such tuples several times faster than ``pickle``
-handles the dataclasses, and decoding builds exactly the values the parser
-made: times travel as whole microseconds since 1970, so none is rounded.
+Packing a record this way and marshalling it costs a third of pickling the
+dataclasses (each of 100,000 records is packed in a cold build, few are
+unpacked), the bytes are smaller, and unpacking builds exactly the values
+the parser made: times travel as whole microseconds since 1970, so none is
+rounded.
 """
 
 from __future__ import annotations
