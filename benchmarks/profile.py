@@ -93,9 +93,9 @@ def main(argv: Sequence[str] | None = None) -> int:
             file=sys.stderr,
         )
         return 2
+    from feeds.clean import parse_time
     from feeds.config import load_site
     from feeds.publish import build
-    from feeds.records import parse_time
 
     data = args.data.resolve()
     corpus = args.corpus.resolve() if args.corpus else data / f"corpus-{args.size}"

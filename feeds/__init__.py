@@ -4,11 +4,10 @@ The small public API: ``build`` a folder of records into an output tree, or
 ``read_records`` / ``parse_record`` to check records without writing.
 """
 
-__version__ = "0.1.0"  # set before the imports below, which read it
-
 from .model import Feed, Format, Problem, Record, Site
 from .publish import Report, build
 from .records import parse_record, read_records
+from .version import __version__
 
 __all__ = [
     "Feed",

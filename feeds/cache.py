@@ -31,12 +31,12 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any, NamedTuple
 
-from . import __version__
 from .codec import decode_problems, decode_record, encode_problems, encode_record, from_micros
 from .errors import FeedsError
 from .model import Listing, Problem, Provider, Record
 from .records import MAX_FILE_BYTES, parse_record, read_raw, walk_record_files, walk_record_paths
 from .selection import Shortlist
+from .version import __version__
 from .workers import Workers
 
 FORMAT = 9  # bump when the cache layout or the meaning of a parse changes

@@ -15,15 +15,17 @@ from typing import Any
 
 import click
 
-from . import __version__, websub
+from . import websub
 from .cache import ParseCache
+from .clean import parse_time
 from .config import load_site
 from .errors import BusyError, FeedsError, RecordError
 from .model import Severity
 from .publish import Report
 from .publish import build as build_tree
-from .records import MAX_FILE_BYTES, parse_time
+from .records import MAX_FILE_BYTES
 from .serve import serve_command
+from .version import __version__
 
 EXIT_BUSY = 3
 

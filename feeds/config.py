@@ -9,10 +9,10 @@ from typing import Any
 
 import yaml
 
+from .clean import clean_text, clean_url
 from .errors import ConfigError
 from .frontmatter import describe_yaml_error
 from .model import Site
-from .records import clean_text, clean_url
 
 KEYS = tuple(f.name for f in fields(Site))
 _LANGUAGE = re.compile(r"[A-Za-z]{2,3}(-[A-Za-z0-9]{1,8})*")  # an RFC 5646 language tag
@@ -61,6 +61,9 @@ def check_site(site: Site, where: str = "feeds.yaml") -> Site:
         value = getattr(site, key)
         if isinstance(value, bool) or not isinstance(value, int) or not 1 <= value <= 10_000:
             raise ConfigError(where, f"{key}: must be a whole number from 1 to 10000, found {value!r}")
+    refresh = site.refresh_minutes
+    if isinstance(refresh, bool) or not isinstance(refresh, int) or not 1 <= refresh <= 1440:
+        raise ConfigError(where, f"refresh_minutes: must be a whole number from 1 to 1440, found {refresh!r}")
     if not isinstance(site.archives, bool):
         raise ConfigError(where, f"archives: must be true or false, found {site.archives!r}")
     hubs = site.hubs

@@ -166,6 +166,7 @@ class Site:
     archives: bool = False  # RFC 5005 archive documents for entries beyond max_items
     archive_page_size: int = 50
     hubs: tuple[str, ...] = ()  # WebSub hubs announced in every feed
+    refresh_minutes: int = 15  # how long a reader or cache may keep a feed before asking again
 
     @property
     def link(self) -> str:

@@ -20,11 +20,13 @@ from lxml import etree
 from .model import Draft, Feed, FeedKind, Format, Record, Site
 from .renderers.content import (
     RELATED_HEADING,
+    STYLESHEET,
     excerpt_html,
     feed_description,
     feed_title,
     human_date,
     related_items,
+    rfc3339,
     self_url,
     size_attributes,
 )
@@ -32,7 +34,7 @@ from .selection import newest_first
 
 INDEX = PurePosixPath("index.html")
 OPML = PurePosixPath("feeds.opml")
-XSL = PurePosixPath("feed.xsl")
+XSL = STYLESHEET
 OPML_TYPE = "text/x-opml"
 SECTIONS = ((FeedKind.ALL, "All stories"), (FeedKind.TOPIC, "Topics"), (FeedKind.PROVIDER, "Providers"))
 FORMAT_NAMES = {Format.RSS: "RSS", Format.ATOM: "Atom", Format.JSON: "JSON Feed"}
@@ -229,8 +231,7 @@ def _stories(count: int) -> str:
 
 
 def _when(moment: datetime) -> str:
-    stamp = moment.astimezone(UTC).isoformat().replace("+00:00", "Z")
-    return f'<time datetime="{stamp}">{human_date(moment.astimezone(UTC))}</time>'
+    return f'<time datetime="{rfc3339(moment)}">{human_date(moment.astimezone(UTC))}</time>'
 
 
 def _alternates(feed: Draft, site: Site) -> list[str]:
@@ -301,7 +302,7 @@ def _feed_item(feed: Draft, site: Site) -> str:
 def feed_html(feed: Feed, site: Site) -> str:
     path = feed.key.folder / INDEX
     back = "../" * len(feed.key.folder.parts) + str(INDEX)
-    entries = [entry_html(record) for record in sorted(feed.entries, key=newest_first)]
+    entries = [entry_article(record) for record in sorted(feed.entries, key=newest_first)]
     cut = f" · The newest {len(entries)} of {feed.total}." if feed.total > len(entries) else ""
     return _page(
         site,
@@ -317,7 +318,7 @@ def feed_html(feed: Feed, site: Site) -> str:
 
 
 @lru_cache(maxsize=4096)  # a record is on several feeds' pages
-def entry_html(record: Record) -> str:
+def entry_article(record: Record) -> str:
     image = ""
     if record.images:
         first = record.images[0]

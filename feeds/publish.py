@@ -24,15 +24,16 @@ from datetime import UTC, datetime
 from pathlib import Path, PurePosixPath
 from typing import Any
 
-from . import __version__, pages
+from . import pages
 from .cache import ParseCache
 from .errors import BusyError, OutputError, RecordError
 from .model import Draft, Feed, FeedKind, Format, Listing, Problem, Severity, Site
 from .records import MAX_FILE_BYTES
 from .renderers import render
-from .renderers.content import self_url
+from .renderers.content import rfc3339, self_url
 from .renderers.jsonfeed import RELATED_DOC, related_doc_html
 from .selection import Fetch, KnownFeed, Plan, Shortlist, plan, select
+from .version import __version__
 from .workers import Workers
 
 MANIFEST = PurePosixPath("manifest.json")
@@ -110,7 +111,7 @@ class Report:
 
 
 def _stamp(moment: datetime | None) -> str | None:
-    return None if moment is None else moment.astimezone(UTC).isoformat().replace("+00:00", "Z")
+    return None if moment is None else rfc3339(moment)
 
 
 def manifest_json(feeds: Iterable[Draft], site: Site, next_due: datetime | None = None) -> bytes:

@@ -8,37 +8,22 @@ absolute http(s), times are aware UTC datetimes.
 from __future__ import annotations
 
 import functools
-import ipaddress
 import os
-import re
-import unicodedata
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
-from datetime import UTC, date, datetime, time
 from pathlib import Path
 from typing import Any, NoReturn, TypeGuard
-from urllib.parse import quote, urlsplit, urlunsplit
-
-from dateutil.parser import isoparse
+from urllib.parse import urlsplit
 
 from . import frontmatter
+from .clean import clean_text, clean_url, describe, parse_time
 from .model import Image, Problem, Provider, Record, RelatedLink, Severity
 
 SUFFIXES = frozenset({".txt", ".md", ".yaml", ".yml"})
 _SUFFIX_TUPLE = tuple(SUFFIXES)
 MAX_FILE_BYTES = 4 * 1024 * 1024  # a record is a few KB; far larger files are refused unread
-MAX_TEXT = 10_000  # characters kept of any one text field
 MAX_ITEMS = 100  # images or related items kept per record
 MAX_DIMENSION = 100_000  # pixels; larger widths or heights are dropped as nonsense
-EARLIEST = datetime(1970, 1, 1, tzinfo=UTC)
-
-# XML 1.0 §2.2 allows TAB, LF, CR and U+0020 and above except surrogates and
-# U+FFFE/U+FFFF; C1 controls are allowed but "discouraged", and render as junk.
-_NOT_XML = re.compile("[^\t\n\r\x20-\x7e\xa0-\ud7ff\ue000-\ufffd\U00010000-\U0010ffff]")
-# A URL already in the form clean_url returns: lowercase http(s) scheme and
-# host, no port or user, a path, and only characters it would not escape.
-_URL_CHARS = r"[A-Za-z0-9\-._~!$&'()*+,;=:@/%]"
-_NORMAL_URL = re.compile(rf"https?://[a-z0-9.\-]+/{_URL_CHARS}*(?:\?(?:{_URL_CHARS}|\?)+)?(?:#(?:{_URL_CHARS}|\?)+)?")
 
 
 @dataclass(frozen=True)
@@ -55,124 +40,6 @@ class _Reject(Exception):
     def __init__(self, problem: Problem) -> None:
         super().__init__(str(problem))
         self.problem = problem
-
-
-# ---------------------------------------------------------------- cleaning
-
-
-# Short texts recur from record to record (provider names and domains, topics, categories):
-# their cleaned forms are remembered, one table for each value of single_line.
-_CLEANED: tuple[dict[str, str], dict[str, str]] = ({}, {})
-_REMEMBERED_LENGTH = 64
-_REMEMBERED_COUNT = 20_000
-
-
-def clean_text(value: str, *, single_line: bool = False) -> str:
-    """Drop characters XML 1.0 cannot carry; optionally fold all whitespace."""
-    if len(value) > _REMEMBERED_LENGTH:
-        return _clean_text(value, single_line)
-    cleaned = _CLEANED[single_line]
-    text = cleaned.get(value)
-    if text is None:
-        if len(cleaned) >= _REMEMBERED_COUNT:
-            cleaned.clear()
-        text = cleaned[value] = _clean_text(value, single_line)
-    return text
-
-
-def _clean_text(value: str, single_line: bool) -> str:
-    if not unicodedata.is_normalized("NFC", value):
-        value = unicodedata.normalize("NFC", value)
-    text = _NOT_XML.sub("", value)
-    if single_line:
-        # _SPACES.sub(" ", text).strip() at a third of the cost: re's \s, str.split() and
-        # str.strip() all take whitespace to be what str.isspace() says
-        return " ".join(text.split())[:MAX_TEXT]
-    return text.strip()[:MAX_TEXT]
-
-
-def clean_url(value: str) -> str | None:
-    """An absolute http(s) URL in ASCII form, or None when ``value`` is not one.
-
-    Non-ASCII hosts become IDNA, other non-ASCII characters are percent-encoded
-    (RFC 3987 §3.1). Whitespace or control characters inside make it invalid.
-    """
-    text = value.strip()
-    if _NORMAL_URL.fullmatch(text):
-        return text  # already what the steps below would make of it
-    if not text or _NOT_XML.search(text) or any(c.isspace() or ord(c) < 0x20 for c in text):
-        return None
-    try:
-        parts = urlsplit(text)
-        host = parts.hostname
-        port = parts.port
-    except ValueError:
-        return None
-    if parts.scheme.lower() not in ("http", "https") or not host or parts.username or parts.password:
-        return None
-    try:
-        ascii_host = host.encode("idna").decode("ascii") if not host.isascii() else host
-    except UnicodeError:
-        return None
-    host = ascii_host.lower()
-    if ":" in host:  # urlsplit strips the brackets of an IPv6 literal (RFC 3986 §3.2.2)
-        try:
-            host = f"[{ipaddress.IPv6Address(host).compressed}]"
-        except ValueError:
-            return None
-    elif not re.fullmatch(r"[a-z0-9.\-]+", host):
-        return None
-    netloc = host if port is None else f"{host}:{port}"
-    safe = "/%:@!$&'()*+,;=-._~"
-    return urlunsplit(
-        (
-            parts.scheme.lower(),
-            netloc,
-            quote(parts.path, safe=safe) or "/",
-            quote(parts.query, safe=safe + "?"),
-            quote(parts.fragment, safe=safe + "?"),
-        )
-    )
-
-
-def parse_time(value: object) -> datetime:
-    """A YAML timestamp, date or ISO 8601 string as an aware UTC datetime.
-
-    A time without an offset is taken as UTC; a date alone as midnight UTC.
-    Raises ValueError with a message fit for the user.
-    """
-    if isinstance(value, datetime):
-        moment = value
-    elif isinstance(value, date):
-        moment = datetime.combine(value, time(0, 0))
-    elif isinstance(value, str):
-        text = value.strip()
-        if not re.match(r"\d{4}-?\d{2}", text):
-            raise ValueError(f"not an ISO 8601 date-time: {value!r}")
-        try:
-            moment = isoparse(text)
-        except (ValueError, OverflowError) as e:
-            raise ValueError(f"not a valid ISO 8601 date-time: {value!r}") from e
-    else:
-        raise ValueError(f"expected an ISO 8601 date-time, found {_describe(value)}")
-    if moment.tzinfo is None or moment.utcoffset() is None:
-        moment = moment.replace(tzinfo=UTC)
-    try:
-        moment = moment.astimezone(UTC)
-    except OverflowError as e:
-        raise ValueError(f"date-time out of range: {value!r}") from e
-    if moment < EARLIEST:
-        raise ValueError(f"date-time before 1970 is not plausible: {moment.isoformat()}")
-    return moment
-
-
-def _describe(value: object) -> str:
-    if value is None:
-        return "nothing (null)"
-    kind = {bool: "boolean", int: "integer", float: "number", str: "string", list: "list", dict: "mapping"}
-    name = kind.get(type(value), type(value).__name__)
-    shown = repr(value)
-    return f"the {name} {shown[:40]}{'…' if len(shown) > 40 else ''}"
 
 
 # ---------------------------------------------------------------- parsing
@@ -210,7 +77,7 @@ class _Fields:
         if value is None:
             self.reject(key, "missing; every record needs one")
         if not isinstance(value, str):
-            self.reject(key, f"expected text, found {_describe(value)} (quote it)")
+            self.reject(key, f"expected text, found {describe(value)} (quote it)")
         cleaned = clean_text(value, single_line=True)
         if not cleaned:
             self.reject(key, "is empty")
@@ -221,7 +88,7 @@ class _Fields:
         if value is None:
             return None
         if not isinstance(value, str):
-            self.warn(key, f"expected text, found {_describe(value)} (quote it); left out")
+            self.warn(key, f"expected text, found {describe(value)} (quote it); left out")
             return None
         return clean_text(value, single_line=single_line) or None
 
@@ -251,7 +118,7 @@ def _provider(raw: object, fallback_url: str) -> tuple[Provider, str | None]:
     if _is_mapping(raw):
         mapping = raw
     else:
-        complaint = f"expected a mapping with name and domain, found {_describe(raw)}"
+        complaint = f"expected a mapping with name and domain, found {describe(raw)}"
     name = _nested_text(mapping, "name")
     domain = _nested_text(mapping, "domain")
     host = None
@@ -290,12 +157,12 @@ def _images(fields: _Fields) -> tuple[Image, ...]:
     if raw is None:
         return ()
     if not isinstance(raw, list):
-        fields.warn("images", f"expected a list of images, found {_describe(raw)}")
+        fields.warn("images", f"expected a list of images, found {describe(raw)}")
         return ()
     images: list[Image] = []
     for index, item in enumerate(raw[:MAX_ITEMS]):
         if not _is_mapping(item):
-            fields.warn("images", f"expected a mapping with url, found {_describe(item)}; dropped", index=index)
+            fields.warn("images", f"expected a mapping with url, found {describe(item)}; dropped", index=index)
             continue
         url = clean_url(item["url"]) if isinstance(item.get("url"), str) else None
         if url is None:
@@ -311,7 +178,7 @@ def _images(fields: _Fields) -> tuple[Image, ...]:
             else:
                 fields.warn(
                     "images",
-                    f"{side} must be a positive whole number of pixels, found {_describe(number)}",
+                    f"{side} must be a positive whole number of pixels, found {describe(number)}",
                     index=index,
                 )
                 size[side] = None
@@ -324,12 +191,12 @@ def _related(fields: _Fields) -> tuple[RelatedLink, ...]:
     if raw is None:
         return ()
     if not isinstance(raw, list):
-        fields.warn("related", f"expected a list of related items, found {_describe(raw)}")
+        fields.warn("related", f"expected a list of related items, found {describe(raw)}")
         return ()
     links: list[RelatedLink] = []
     for index, item in enumerate(raw[:MAX_ITEMS]):
         if not _is_mapping(item):
-            fields.warn("related", f"expected a mapping with sourceUrl, found {_describe(item)}; dropped", index=index)
+            fields.warn("related", f"expected a mapping with sourceUrl, found {describe(item)}; dropped", index=index)
             continue
         url = clean_url(item["sourceUrl"]) if isinstance(item.get("sourceUrl"), str) else None
         if url is None:
@@ -361,16 +228,16 @@ def _topics(fields: _Fields) -> tuple[str, ...]:
     if raw is None:
         return ()
     if isinstance(raw, str):
-        fields.warn("topics", f"expected a list of topics, found {_describe(raw)}; write it as a list")
+        fields.warn("topics", f"expected a list of topics, found {describe(raw)}; write it as a list")
         return ()
     if not isinstance(raw, list):
-        fields.warn("topics", f"expected a list of topics, found {_describe(raw)}")
+        fields.warn("topics", f"expected a list of topics, found {describe(raw)}")
         return ()
     topics: dict[str, None] = {}
     for index, item in enumerate(raw[:MAX_ITEMS]):
         name = clean_text(item, single_line=True) if isinstance(item, str) else ""
         if not name:
-            fields.warn("topics", f"expected a topic name, found {_describe(item)}; dropped", index=index)
+            fields.warn("topics", f"expected a topic name, found {describe(item)}; dropped", index=index)
             continue
         topics.setdefault(name[:200], None)
     return tuple(topics)
@@ -440,7 +307,7 @@ def _build(fields: _Fields) -> Record:
         fields.reject("sourceUrl", "missing; every record needs its article's URL")
     url = clean_url(raw_url) if isinstance(raw_url, str) else None
     if url is None:
-        fields.reject("sourceUrl", f"not an absolute http(s) URL: {_describe(raw_url)}")
+        fields.reject("sourceUrl", f"not an absolute http(s) URL: {describe(raw_url)}")
     if data.get("publishedDateTime") is None:
         fields.reject("publishedDateTime", "missing; every record needs its publication time")
     try:
@@ -455,7 +322,7 @@ def _build(fields: _Fields) -> Record:
         fields.warn("published", f"write true or false, found {spelled!r}; the record is not published")
         flag = False
     elif flag is not None and not isinstance(flag, bool):
-        fields.warn("published", f"must be true or false, found {_describe(flag)}; the record is not published")
+        fields.warn("published", f"must be true or false, found {describe(flag)}; the record is not published")
     provider, complaint = _provider(data.get("provider"), url)
     if complaint and "provider" in data:
         fields.warn("provider", complaint)

@@ -12,7 +12,6 @@ import contextlib
 import email.utils
 import gzip
 import hashlib
-import mimetypes
 import os
 import re
 import socket
@@ -25,34 +24,19 @@ from dataclasses import dataclass
 from datetime import UTC
 from http import HTTPStatus
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from pathlib import Path, PurePosixPath
+from pathlib import Path
 from typing import Any
 from urllib.parse import unquote, urlsplit
 
 import click
 
-from . import __version__
-from .model import Format
+from .config import load_site
+from .errors import FeedsError
+from .headers import CachePolicy, compressible, content_type
+from .version import __version__
 
 _UTF8 = "; charset=utf-8"
-_BY_NAME = {fmt.value: fmt.media_type + _UTF8 for fmt in Format}  # rss.xml, atom.xml, feed.json
-_BY_SUFFIX = {
-    ".json": "application/json",  # RFC 8259 §11: no charset parameter is defined for it
-    ".opml": "text/x-opml" + _UTF8,
-    ".html": "text/html" + _UTF8,
-    ".xsl": "application/xslt+xml" + _UTF8,  # the registered type; browsers read any type as XSLT
-}
-_MIME = mimetypes.MimeTypes()  # the built-in table only, so every machine gives the same answer
 _ETAGS = re.compile(r'(?:W/)?("[^"]*")')  # entity-tag = [ weakness ] opaque-tag (§8.8.3)
-
-
-def content_type(name: str) -> str:
-    """The Content-Type for a file name (§8.3), with the charset every text file here is written in."""
-    kind = _BY_NAME.get(name) or _BY_SUFFIX.get(PurePosixPath(name).suffix.lower())
-    if kind is None:
-        guessed, coding = _MIME.guess_type(name)
-        kind = guessed if guessed and not coding else "application/octet-stream"
-    return kind
 
 
 def accepts_gzip(field: str) -> bool:
@@ -97,6 +81,10 @@ class FeedServer(ThreadingHTTPServer):
         self.max_age = max_age
         self.cache: dict[Path, Entry] = {}
         self.lock = threading.Lock()
+        self._policy: tuple[tuple[int, int] | None, CachePolicy] = (
+            None,
+            CachePolicy(max_age),
+        )  # (the manifest's mtime and size, its policy)
         if ":" in address[0]:
             self.address_family = socket.AF_INET6
         super().__init__(address, Handler)
@@ -109,6 +97,26 @@ class FeedServer(ThreadingHTTPServer):
         if not isinstance(sys.exc_info()[1], ConnectionError | TimeoutError):  # a client went away: no traceback
             super().handle_error(request, client_address)
 
+    def policy(self) -> CachePolicy:
+        """The caching policy of the tree, read again from its manifest whenever that changes."""
+        manifest = self.root / "manifest.json"
+        try:
+            stat = manifest.stat()
+            seen: tuple[int, int] | None = (stat.st_mtime_ns, stat.st_size)
+        except OSError:
+            seen = None
+        with self.lock:
+            known, policy = self._policy
+        if seen != known:
+            try:
+                data = manifest.read_bytes() if seen else None
+            except OSError:
+                data = None
+            policy = CachePolicy.from_manifest(data, self.max_age)
+            with self.lock:
+                self._policy = (seen, policy)
+        return policy
+
     def entry(self, path: Path, stat: os.stat_result, read: Callable[[], bytes]) -> tuple[Entry, bytes | None]:
         """The cached entry for ``path`` (and its bytes, when they had to be read)."""
         with self.lock:
@@ -116,9 +124,8 @@ class FeedServer(ThreadingHTTPServer):
         if entry is not None and (entry.mtime_ns, entry.size) == (stat.st_mtime_ns, stat.st_size):
             return entry, None
         data = read()
-        kind = content_type(path.name).split(";")[0]
         packed = None  # mtime=0 makes the gzip bytes depend on the content alone
-        if kind.startswith("text/") or kind.endswith(("xml", "json", "javascript")):
+        if compressible(content_type(path.name)):
             packed = gzip.compress(data, compresslevel=9, mtime=0)
         etag = f'"{hashlib.sha256(data).hexdigest()}"'
         entry = Entry(stat.st_mtime_ns, stat.st_size, etag, packed if packed and len(packed) < len(data) else None)
@@ -221,7 +228,8 @@ class Handler(BaseHTTPRequestHandler):
         gzipped = entry.gzipped if want_gzip else None
         etag = entry.etag[:-1] + '-gzip"' if gzipped else entry.etag  # a different representation (§8.8.3.3)
         modified = min(int(stat.st_mtime), int(time.time()))  # never later than Date (§8.8.2.1)
-        headers = {"ETag": etag, "Cache-Control": f"public, max-age={self.server.max_age}"}
+        cache_control = self.server.policy().cache_control(located.relative_to(self.server.root).as_posix())
+        headers = {"ETag": etag, "Cache-Control": cache_control}
         if entry.gzipped:
             headers["Vary"] = "Accept-Encoding"  # §12.5.5: the choice of coding depended on it
         headers["Access-Control-Allow-Origin"] = "*"  # feeds are public; browser-based readers need CORS
@@ -271,8 +279,18 @@ def serve(directory: Path, host: str, port: int, max_age: int) -> None:
 )
 @click.option("--host", default="127.0.0.1", show_default=True, help="Address to listen on (:: or 0.0.0.0: all).")
 @click.option("--port", default=8000, show_default=True, type=click.IntRange(0, 65535), help="0 picks a free port.")
-@click.option("--max-age", default=300, show_default=True, type=click.IntRange(min=0), help="Cache lifetime, seconds.")
-def serve_command(directory: Path, host: str, port: int, max_age: int) -> None:
+@click.option(
+    "--max-age",
+    type=click.IntRange(min=0),
+    help="Seconds a client may reuse a file. Default: refresh_minutes of the settings (15 minutes).",
+)
+@click.option(
+    "--config",
+    "config_path",
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    help="Site settings (YAML). Default: feeds.yaml in the working directory, if present.",
+)
+def serve_command(directory: Path, host: str, port: int, max_age: int | None, config_path: Path | None) -> None:
     """Serve DIR (default: dist) over HTTP, for previews, tests and small sites.
 
     Feeds get exact media types, ETag and Last-Modified (and 304 answers),
@@ -284,6 +302,13 @@ def serve_command(directory: Path, host: str, port: int, max_age: int) -> None:
       feeds build && feeds serve dist --port 8000
       curl -I http://127.0.0.1:8000/all/rss.xml
     """
+    if max_age is None:
+        if config_path is None and Path("feeds.yaml").is_file():
+            config_path = Path("feeds.yaml")
+        try:
+            max_age = load_site(config_path).refresh_minutes * 60
+        except FeedsError as e:
+            raise click.ClickException(str(e)) from e
     try:
         serve(directory, host, port, max_age)
     except OSError as e:

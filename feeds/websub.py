@@ -12,7 +12,7 @@ import urllib.parse
 import urllib.request
 from collections.abc import Iterable
 
-from . import __version__
+from .version import __version__
 
 TIMEOUT = 10.0  # seconds per request
 

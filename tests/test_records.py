@@ -11,8 +11,9 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from feeds.clean import clean_text, clean_url, parse_time
 from feeds.model import Severity
-from feeds.records import _provider, clean_text, clean_url, parse_record, parse_time, read_records
+from feeds.records import _provider, parse_record, read_records
 
 from .conftest import DATA, ROOT, record_file
 
@@ -302,15 +303,15 @@ def test_files_over_the_size_limit_are_not_read(tmp_path: Path) -> None:
 @settings(max_examples=500, deadline=None)
 @given(st.from_regex(r"https?://[a-zA-Z0-9.\-]{1,12}(:[0-9]{1,6})?(/[ -~]{0,24})?", fullmatch=True))
 def test_the_fast_path_for_clean_urls_agrees_with_the_full_check(url: str) -> None:
-    import feeds.records as records
+    import feeds.clean as clean
 
     fast = clean_url(url)
-    saved = records._NORMAL_URL
-    records._NORMAL_URL = re.compile(r"(?!)")  # never matches: every URL takes the full check
+    saved = clean._NORMAL_URL
+    clean._NORMAL_URL = re.compile(r"(?!)")  # never matches: every URL takes the full check
     try:
         assert fast == clean_url(url)
     finally:
-        records._NORMAL_URL = saved
+        clean._NORMAL_URL = saved
 
 
 def test_the_fast_yaml_path_and_pyyaml_give_the_same_records() -> None:

@@ -3,15 +3,17 @@
 from __future__ import annotations
 
 import mimetypes
-from datetime import datetime
+from datetime import UTC, datetime
 from functools import lru_cache
 from html import escape
+from pathlib import PurePosixPath
 from urllib.parse import urlsplit
 
 from ..model import Draft, Feed, FeedKind, Format, Image, Record, Site
 
 # Shown in the HTML of each entry; readers that ignore rel="related" still show it.
 RELATED_HEADING = "Related coverage"
+STYLESHEET = PurePosixPath("feed.xsl")  # the XSLT every RSS and Atom file names; the pages module writes it
 MONTHS = ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec")
 
 
@@ -58,6 +60,11 @@ def image_type(url: str) -> str:
     """The media type an image URL's file name implies (RSS requires one)."""
     guessed, _ = mimetypes.guess_type(urlsplit(url).path, strict=False)
     return guessed or "application/octet-stream"
+
+
+def rfc3339(moment: datetime) -> str:
+    """An aware time in UTC as RFC 3339 with a "Z" (JSON Feed, the manifest, HTML <time>)."""
+    return moment.astimezone(UTC).isoformat().replace("+00:00", "Z")
 
 
 def human_date(moment: datetime) -> str:

@@ -3,20 +3,15 @@
 from __future__ import annotations
 
 import json
-from datetime import datetime
 from functools import lru_cache
 from html import escape
 from typing import Any
 
 from ..model import Feed, Format, Record, Site
-from .content import archive_links, entry_html, feed_description, feed_title, image_type, self_url
+from .content import archive_links, entry_html, feed_description, feed_title, image_type, rfc3339, self_url
 
 VERSION = "https://jsonfeed.org/version/1.1"
 RELATED_DOC = "extensions/related.html"  # documents the "_related" extension
-
-
-def _date(moment: datetime) -> str:
-    return moment.isoformat().replace("+00:00", "Z")  # RFC 3339, as the spec requires
 
 
 def _item(record: Record, related_about: str) -> dict[str, Any]:
@@ -30,8 +25,8 @@ def _item(record: Record, related_about: str) -> dict[str, Any]:
         item["summary"] = record.excerpt  # plain text in JSON Feed
     if record.images:
         item["image"] = record.images[0].url
-    item["date_published"] = _date(record.published_at)
-    item["date_modified"] = _date(record.published_at)
+    item["date_published"] = rfc3339(record.published_at)
+    item["date_modified"] = rfc3339(record.published_at)
     item["authors"] = [{"name": record.provider.name, "url": record.provider.url}]
     if record.topics:
         item["tags"] = list(record.topics)
@@ -49,7 +44,7 @@ def _item(record: Record, related_about: str) -> dict[str, Any]:
                 {
                     "url": link.url,
                     "title": link.title,
-                    **({"date_published": _date(link.published)} if link.published else {}),
+                    **({"date_published": rfc3339(link.published)} if link.published else {}),
                     **({"provider": {"name": link.provider.name, "url": link.provider.url}} if link.provider else {}),
                 }
                 for link in record.related

@@ -19,9 +19,10 @@ from feedgen.ext.base import BaseEntryExtension, BaseExtension  # type: ignore[i
 from feedgen.feed import FeedGenerator  # type: ignore[import-untyped]
 from lxml import etree
 
-from .. import __version__
 from ..model import Feed, Format, Record, Site
+from ..version import __version__
 from .content import (
+    STYLESHEET,
     archive_links,
     entry_html,
     excerpt_html,
@@ -38,7 +39,6 @@ DC_NS = "http://purl.org/dc/elements/1.1/"
 FH_NS = "http://purl.org/syndication/history/1.0"
 RSS_DOCS = "https://www.rssboard.org/rss-specification"
 _LOOKS_LIKE_HTML = re.compile(r"<|&(?:#[0-9]+|#[xX][0-9a-fA-F]+|[A-Za-z][A-Za-z0-9]*);")
-STYLESHEET = "feed.xsl"  # written by the pages module
 EPOCH = datetime(1970, 1, 1, tzinfo=UTC)  # "updated" of a feed with no entries
 RSS_PARTS, ATOM_PARTS = "feeds_rss", "feeds_atom"  # our extensions' names in feedgen
 
