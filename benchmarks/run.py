@@ -36,7 +36,7 @@ PARSE_ONLY = """\
 import sys
 from pathlib import Path, PurePosixPath
 from typing import Any
-from feeds.records import read_records
+from feeds.reading import read_records
 records, problems = read_records(Path(sys.argv[1]))
 print(len(records), len(problems))
 """

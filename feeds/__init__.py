@@ -5,8 +5,10 @@ The small public API: ``build`` a folder of records into an output tree, or
 """
 
 from .model import Feed, Format, Problem, Record, Site
-from .publish import Report, build
-from .records import parse_record, read_records
+from .publish import build
+from .reading import read_records
+from .records import parse_record
+from .report import Report
 from .version import __version__
 
 __all__ = [

@@ -16,14 +16,14 @@ from typing import Any
 import click
 
 from . import websub
-from .cache import ParseCache
 from .clean import parse_time
 from .config import load_site
 from .errors import BusyError, FeedsError, RecordError
-from .model import Severity
-from .publish import Report
+from .model import Severity, printable
 from .publish import build as build_tree
+from .reading import check as check_records
 from .records import MAX_FILE_BYTES
+from .report import Report
 from .serve import serve_command
 from .version import __version__
 
@@ -129,6 +129,11 @@ SEEDS_DIR = click.argument("seeds_dir", default="seeds", type=click.Path(exists=
     help="Seconds to wait for another build of the same output to finish.",
 )
 @MAX_BYTES
+@click.option(
+    "--allow-shrink",
+    is_flag=True,
+    help="Publish even if far fewer entries than last time remain (see max_shrink in feeds.yaml).",
+)
 @click.option("--ping", is_flag=True, help="Notify the configured WebSub hubs of the feeds that changed.")
 @click.option("-q", "--quiet", is_flag=True, help="Print nothing but problems.")
 def build(
@@ -143,6 +148,7 @@ def build(
     report_path: Path | None,
     wait: float,
     max_bytes: int,
+    allow_shrink: bool,
     ping: bool,
     quiet: bool,
 ) -> None:
@@ -178,21 +184,24 @@ def build(
             wait=wait,
             progress=progress,
             max_bytes=max_bytes,
+            allow_shrink=allow_shrink,
         )
     except RecordError as e:
         close()
         for problem in e.problems:
             click.echo(str(problem), err=True)
-        raise click.ClickException(str(e)) from e
+        raise click.ClickException(printable(str(e))) from e
     except BusyError as e:
         close()
-        raise Busy(str(e)) from e
+        raise Busy(printable(str(e))) from e
     except FeedsError as e:
         close()
-        raise click.ClickException(str(e)) from e
+        raise click.ClickException(printable(str(e))) from e
     close()
     for problem in report.problems:
         click.echo(str(problem), err=True)
+    for warning in report.warnings:
+        click.echo(f"warning: {printable(warning)}", err=True)
     if ping and report.urls_changed:
         for failure in websub.ping(site.hubs, report.urls_changed):
             click.echo(f"warning: WebSub {failure}", err=True)
@@ -233,9 +242,9 @@ def check(seeds_dir: Path, output_format: str, max_bytes: int) -> None:
       feeds check seeds
       feeds check seeds --format json > problems.json
     """
-    scan = ParseCache(None, max_bytes).scan(seeds_dir)
-    problems = scan.problems
-    records = len(scan.listings) + scan.rejected
+    checked = check_records(seeds_dir, max_bytes=max_bytes)
+    problems = checked.problems
+    records = checked.files
     errors = sum(1 for p in problems if p.severity is Severity.ERROR)
     flawed = len({p.path for p in problems})
     if output_format == "json":

@@ -35,6 +35,7 @@ def _provider(provider: Provider) -> tuple[str, str, str]:
 
 
 def encode_record(record: Record) -> Encoded:
+    """The record as plain values, without its path (the store knows the file by its own)."""
     images = tuple((i.url, i.width, i.height, i.title) for i in record.images)
     related = tuple(
         (
@@ -46,7 +47,6 @@ def encode_record(record: Record) -> Encoded:
         for link in record.related
     )
     return (
-        record.path,
         record.title,
         record.url,
         to_micros(record.published_at),
@@ -60,8 +60,11 @@ def encode_record(record: Record) -> Encoded:
     )
 
 
-def decode_record(data: Encoded, providers: dict[tuple[str, str, str], Provider] | None = None) -> Record:
-    """The record ``encode_record`` was given; ``providers`` shares equal providers between records."""
+def decode_record(data: Encoded, path: str, providers: dict[tuple[str, str, str], Provider] | None = None) -> Record:
+    """The record ``encode_record`` was given, found at ``path``.
+
+    ``providers`` shares equal providers between the records decoded with it.
+    """
     shared = {} if providers is None else providers
 
     def provider(fields: tuple[str, str, str]) -> Provider:
@@ -70,7 +73,7 @@ def decode_record(data: Encoded, providers: dict[tuple[str, str, str], Provider]
             found = shared[fields] = Provider(*fields)
         return found
 
-    path, title, url, micros, is_published, by, excerpt, topics, images, related, category = data
+    title, url, micros, is_published, by, excerpt, topics, images, related, category = data
     return Record(
         path=path,
         title=title,
@@ -95,8 +98,9 @@ def decode_record(data: Encoded, providers: dict[tuple[str, str, str], Provider]
 
 
 def encode_problems(problems: tuple[Problem, ...]) -> tuple[tuple[Any, ...], ...]:
-    return tuple((p.path, p.message, p.line, p.field, p.severity.value) for p in problems)
+    """A file's problems as plain values, without its path."""
+    return tuple((p.message, p.line, p.field, p.severity.value) for p in problems)
 
 
-def decode_problems(data: tuple[tuple[Any, ...], ...]) -> list[Problem]:
-    return [Problem(path, message, line, field, Severity(severity)) for path, message, line, field, severity in data]
+def decode_problems(data: tuple[tuple[Any, ...], ...], path: str) -> list[Problem]:
+    return [Problem(path, message, line, field, Severity(severity)) for message, line, field, severity in data]

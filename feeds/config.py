@@ -64,6 +64,10 @@ def check_site(site: Site, where: str = "feeds.yaml") -> Site:
     refresh = site.refresh_minutes
     if isinstance(refresh, bool) or not isinstance(refresh, int) or not 1 <= refresh <= 1440:
         raise ConfigError(where, f"refresh_minutes: must be a whole number from 1 to 1440, found {refresh!r}")
+    shrink = site.max_shrink
+    if isinstance(shrink, bool) or not isinstance(shrink, int | float) or not 0 <= shrink <= 1:
+        raise ConfigError(where, f"max_shrink: must be a share from 0 to 1 (0.5: half), found {shrink!r}")
+    site = replace(site, max_shrink=float(shrink))
     if not isinstance(site.archives, bool):
         raise ConfigError(where, f"archives: must be true or false, found {site.archives!r}")
     hubs = site.hubs

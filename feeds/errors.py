@@ -33,3 +33,7 @@ class OutputError(FeedsError):
 
 class BusyError(FeedsError):
     """Another build holds the lock on the same output folder."""
+
+
+class ShrinkError(FeedsError):
+    """The build would publish far fewer entries than the last one (an unmounted share, a failed export)."""

@@ -10,7 +10,32 @@ import enum
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import PurePosixPath
-from typing import Generic, Protocol, TypeVar
+from typing import Generic, TypeVar
+
+
+def printable(text: str) -> str:
+    """``text`` on one line and unable to fake another: backslashes and unprintable characters escaped.
+
+    As ``ls -b`` shows file names: ``\\n`` for a line break, ``\\\\`` for a backslash,
+    ``\\ooo`` for other control characters and for each byte of a name that is not UTF-8.
+    """
+    if text.isprintable() and "\\" not in text:
+        return text
+    return "".join(_escaped(char) for char in text)
+
+
+_ESCAPES = {"\\": "\\\\", "\n": "\\n", "\r": "\\r", "\t": "\\t"}
+
+
+def _escaped(char: str) -> str:
+    if char in _ESCAPES:
+        return _ESCAPES[char]
+    if char.isprintable():
+        return char
+    code = ord(char)
+    if 0xDC80 <= code <= 0xDCFF:  # a byte that is not UTF-8, as os.fsdecode keeps it
+        code -= 0xDC00
+    return f"\\{code:03o}" if code < 0x100 else f"\\u{code:04x}"
 
 
 class Severity(enum.Enum):
@@ -39,7 +64,8 @@ class Problem:
         }
 
     def __str__(self) -> str:
-        where = self.path if self.line is None else f"{self.path}:{self.line}"
+        path = printable(self.path)
+        where = path if self.line is None else f"{path}:{self.line}"
         what = self.message if self.field is None else f"{self.field}: {self.message}"
         return f"{where}: {self.severity.value}: {what}"
 
@@ -87,22 +113,26 @@ class Record:
     related: tuple[RelatedLink, ...] = ()
     category: str | None = None
 
+    @property
+    def listing(self) -> Listing:
+        return Listing(self.path, self.url, self.published_at, self.is_published, self.topics, self.provider)
 
-class Listing(Protocol):
-    """What selection needs of a record. A ``Record`` is one; so is a cached summary."""
 
-    @property
-    def path(self) -> str: ...
-    @property
-    def url(self) -> str: ...
-    @property
-    def published_at(self) -> datetime: ...
-    @property
-    def is_published(self) -> bool: ...
-    @property
-    def topics(self) -> tuple[str, ...]: ...
-    @property
-    def provider(self) -> Provider: ...
+@dataclass(frozen=True, slots=True)
+class Listing:
+    """What selection knows of a record: who it is, when, whether it may be published, its groups.
+
+    The parser makes one beside each ``Record`` (``Record.listing``); the
+    store keeps it between builds, and selection, the shortlist and the
+    drafts of feed documents use nothing else.
+    """
+
+    path: str
+    url: str
+    published_at: datetime
+    is_published: bool
+    topics: tuple[str, ...]
+    provider: Provider
 
 
 class FeedKind(enum.Enum):
@@ -167,6 +197,7 @@ class Site:
     archive_page_size: int = 50
     hubs: tuple[str, ...] = ()  # WebSub hubs announced in every feed
     refresh_minutes: int = 15  # how long a reader or cache may keep a feed before asking again
+    max_shrink: float = 0.5  # the share of the last build's entries a build may drop without --allow-shrink
 
     @property
     def link(self) -> str:
@@ -176,7 +207,7 @@ class Site:
         return self.base_url + str(path)
 
 
-E = TypeVar("E", bound=Listing, covariant=True)
+E = TypeVar("E", Listing, Record, covariant=True)
 
 
 @dataclass(frozen=True)
@@ -207,3 +238,4 @@ class Document(Generic[E]):
 
 Feed = Document[Record]  # ready to render
 Draft = Document[Listing]  # planned, its records not yet fetched
+AnyDocument = Draft | Feed  # what is said of a document whatever its entries

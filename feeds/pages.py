@@ -17,7 +17,7 @@ from pathlib import PurePosixPath
 
 from lxml import etree
 
-from .model import Draft, Feed, FeedKind, Format, Record, Site
+from .model import AnyDocument, Feed, FeedKind, Format, Record, Site
 from .renderers.content import (
     RELATED_HEADING,
     STYLESHEET,
@@ -234,7 +234,7 @@ def _when(moment: datetime) -> str:
     return f'<time datetime="{rfc3339(moment)}">{human_date(moment.astimezone(UTC))}</time>'
 
 
-def _alternates(feed: Draft, site: Site) -> list[str]:
+def _alternates(feed: AnyDocument, site: Site) -> list[str]:
     title = feed_title(feed, site)
     return [
         _alternate(fmt.media_type, f"{title} ({name})", self_url(feed, site, fmt)) for fmt, name in FORMAT_NAMES.items()
@@ -245,7 +245,7 @@ def _alternate(media_type: str, title: str, href: str) -> str:
     return fill(ALTERNATE, type=media_type, title=escape(title), href=escape(href))
 
 
-def _formats(feed: Draft, site: Site) -> str:
+def _formats(feed: AnyDocument, site: Site) -> str:
     return " ".join(
         fill(
             FORMAT_LINK, href=escape(self_url(feed, site, fmt)), type=fmt.media_type, name=name, feed=escape(feed.name)
@@ -270,7 +270,7 @@ def _page(
     )
 
 
-def index_html(feeds: Iterable[Draft], site: Site) -> str:
+def index_html(feeds: Iterable[AnyDocument], site: Site) -> str:
     feeds = tuple(feeds)
     sections = []
     for kind, heading in SECTIONS:
@@ -293,7 +293,7 @@ def index_html(feeds: Iterable[Draft], site: Site) -> str:
     )
 
 
-def _feed_item(feed: Draft, site: Site) -> str:
+def _feed_item(feed: AnyDocument, site: Site) -> str:
     updated = "" if feed.updated is None else f" · updated {_when(feed.updated)}"
     page, name, count = escape(str(feed.key.folder / INDEX)), escape(feed.name), _stories(len(feed.entries))
     return fill(FEED_ITEM, page=page, name=name, count=count, updated=updated, formats=_formats(feed, site))
@@ -340,7 +340,7 @@ def entry_article(record: Record) -> str:
     )
 
 
-def opml(feeds: Iterable[Draft], site: Site) -> bytes:
+def opml(feeds: Iterable[AnyDocument], site: Site) -> bytes:
     """OPML 2.0: every feed's RSS URL, grouped as on the index page."""
     feeds = tuple(feeds)
     root = etree.Element("opml", version="2.0")

@@ -1,398 +1,63 @@
-"""Build the output tree: read records, plan every file, then write atomically.
+"""Build the output tree: read the records into the store, plan the documents, make what changed, write.
 
-All paths are planned and checked before anything is written. A feed whose
-inputs did not change since the last build is not rendered again, and a file
-whose bytes did not change is not touched, so its mtime (and a web server's
-ETag) stays put. One build at a time holds a lock beside the output folder.
+The stages, each in a module of its own: ``reading`` (scan the folder, parse
+what changed, update the store), ``planning`` and ``outputs`` (every feed
+document and file, with a digest of what it is made from), then rendering
+and ``writing`` (stage every changed file, commit them all, remove what no
+build makes any more). A file whose inputs did not change is not made again,
+and a file whose bytes did not change is not touched, so its mtime (and a web
+server's ETag) stays put. One build at a time holds a lock beside the output
+folder; the store's changes are kept only when the build gets that far.
 """
 
 from __future__ import annotations
 
 import contextlib
-import fcntl
 import gc
 import hashlib
-import itertools
-import json
-import os
-import re
+import marshal
+import sqlite3
 import time
-from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
-from contextlib import contextmanager
-from dataclasses import dataclass, field, replace
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from pathlib import Path, PurePosixPath
-from typing import Any
 
-from . import pages
-from .cache import ParseCache
-from .errors import BusyError, OutputError, RecordError
-from .model import Draft, Feed, FeedKind, Format, Listing, Problem, Severity, Site
+from .codec import decode_problems, decode_record, from_micros
+from .errors import FeedsError, RecordError, ShrinkError
+from .manifest import MANIFEST, Manifest, known_feeds, read_manifest
+from .model import Draft, Feed, FeedKey, FeedKind, Problem, Provider, Record, Severity, Site
+from .outputs import Output, chunks, make_all, plan_outputs
+from .planning import Plan, plan
+from .reading import Reading, read, reparse
 from .records import MAX_FILE_BYTES
-from .renderers import render
-from .renderers.content import rfc3339, self_url
-from .renderers.jsonfeed import RELATED_DOC, related_doc_html
-from .selection import Fetch, KnownFeed, Plan, Shortlist, plan, select
+from .report import Report
+from .scan import join
+from .selection import KnownFeed, Shortlist
+from .store import Store, StoreDamaged, discard
 from .version import __version__
 from .workers import Workers
+from .writing import OutputTree, build_lock
 
-MANIFEST = PurePosixPath("manifest.json")
-PARALLEL_RENDER = 200  # files to render before a second process pays off
 RENDER_CHUNK = 20_000  # entries whose full records a build holds at once (archive pages make many)
-_SAFE_PART = re.compile(r"[a-z0-9][a-z0-9.\-]*")
+WRITING = "writing"  # in the cache folder while a build stages and commits files: a sweep is due if it stays
+SHRINK_FLOOR = 10  # a build may always drop this many entries, whatever the share
 
 
 @dataclass(frozen=True)
-class Output:
-    """One planned file: its path, a digest of everything it is made from, and how to make it.
+class Options:
+    """How to build, besides the folders, the settings and the time."""
 
-    A feed's files are rendered from its records (``draft`` and ``kind``);
-    the site-wide files have their own ``make``.
-    """
-
-    path: PurePosixPath
-    make: Callable[[], bytes] | None = None
-    digest: str | None = None  # None: always made, compared byte for byte
-    draft: Draft | None = None
-    kind: str = ""  # for a feed's files: the Format's name, or "HTML" for its page
+    strict: bool = False
+    cache_dir: Path | None = None
+    progress: Callable[[int, int], None] | None = None
+    max_bytes: int = MAX_FILE_BYTES
+    allow_shrink: bool = False
 
 
-@dataclass(frozen=True)
-class Report:
-    """What a build did: for the summary line, ``--report`` and scripts."""
-
-    read: int
-    published: int
-    unpublished: int
-    scheduled: int
-    duplicates: int
-    problems: tuple[Problem, ...]
-    feeds: int
-    written: tuple[str, ...]
-    unchanged: int
-    next_due: datetime | None = None
-    feeds_changed: tuple[str, ...] = ()
-    urls_changed: tuple[str, ...] = ()  # feed (not archive) URLs whose bytes changed, for WebSub
-    parsed: int = 0
-    reused: int = 0
-    timings: Mapping[str, float] = field(default_factory=dict)
-
-    @property
-    def rejected(self) -> int:
-        return sum(1 for p in self.problems if p.severity is Severity.ERROR)
-
-    def summary(self) -> str:
-        return (
-            f"{self.read} records read: {self.published} published, "
-            f"{self.unpublished} unpublished, {self.scheduled} scheduled for later, "
-            f"{self.duplicates} duplicate URLs, {self.rejected} rejected; "
-            f"{self.feeds} feeds, {len(self.written)} files written, {self.unchanged} unchanged"
-        )
-
-    def as_json(self) -> dict[str, Any]:
-        return {
-            "version": 1,
-            "records": {
-                "read": self.read,
-                "published": self.published,
-                "unpublished": self.unpublished,
-                "scheduled": self.scheduled,
-                "duplicates": self.duplicates,
-                "rejected": self.rejected,
-                "parsed": self.parsed,
-                "from_cache": self.reused,
-            },
-            "next_due": _stamp(self.next_due),
-            "feeds": {"total": self.feeds, "changed": list(self.feeds_changed)},
-            "files": {"written": list(self.written), "unchanged": self.unchanged},
-            "problems": [p.as_dict() for p in self.problems],
-            "timings": {name: round(seconds, 4) for name, seconds in self.timings.items()},
-        }
-
-
-def _stamp(moment: datetime | None) -> str | None:
-    return None if moment is None else rfc3339(moment)
-
-
-def manifest_json(feeds: Iterable[Draft], site: Site, next_due: datetime | None = None) -> bytes:
-    """Every feed of the tree: other tools and later builds rely on this index.
-
-    ``next_due`` is when the next scheduled record becomes visible, so a
-    scheduler can run the next build exactly then.
-    """
-    entries = [
-        {
-            "kind": feed.key.kind.name.lower(),
-            "name": feed.name,
-            "key": feed.group,
-            "slug": feed.key.slug,
-            "paths": {fmt.name.lower(): str(feed.key.path(fmt)) for fmt in Format},
-            "urls": {fmt.name.lower(): self_url(feed, site, fmt) for fmt in Format},
-            "items": len(feed.entries),
-            "archive_pages": feed.pages,
-            "updated": _stamp(feed.updated),
-        }
-        for feed in feeds
-    ]
-    document = {
-        "version": 1,
-        "generator": f"feeds {__version__}",
-        "base_url": site.base_url,
-        "next_due": _stamp(next_due),
-        "feeds": entries,
-    }
-    return (json.dumps(document, ensure_ascii=False, indent=2) + "\n").encode("utf-8")
-
-
-Identity = Callable[[Listing], str]  # a string that changes whenever the rendered entry would
-
-
-def value_identity() -> Identity:
-    """Identify records by a hash of their whole value (remembered per object: a record is in several feeds)."""
-    seen: dict[int, tuple[Listing, str]] = {}
-
-    def identity(record: Listing) -> str:
-        known = seen.get(id(record))
-        if known is None or known[0] is not record:
-            digest = hashlib.blake2b(repr(record).encode("utf-8"), digest_size=16).hexdigest()
-            known = seen[id(record)] = (record, digest)
-        return known[1]
-
-    return identity
-
-
-def feed_digest(draft: Draft, site: Site, identity: Identity | None = None) -> str:
-    """Changes whenever anything a feed document's files are made from changes."""
-    identity = identity or value_identity()
-    head = replace(draft, entries=())
-    entries = [identity(entry) for entry in draft.entries]
-    return hashlib.blake2b(repr((__version__, site, head, entries)).encode("utf-8"), digest_size=16).hexdigest()
-
-
-def plan_outputs(
-    drafts: Sequence[Draft],
-    site: Site,
-    next_due: datetime | None = None,
-    identity: Identity | None = None,
-) -> list[Output]:
-    """Every output file, checked: no two feeds share a path, no path leaves the folder.
-
-    ``identity`` tells entries apart for the files' digests (by default, by their value).
-    """
-    outputs: list[Output] = []
-    owners: dict[PurePosixPath, str] = {}
-    identity = identity or value_identity()
-    for draft in drafts:
-        digest = feed_digest(draft, site, identity)
-        for fmt in Format:
-            path = draft.path(fmt)
-            owner = f"{draft.key.kind.name.lower()} {draft.name!r}" + (
-                "" if draft.page is None else f" page {draft.page}"
-            )
-            if path in owners:
-                raise OutputError(f"{path}: both {owners[path]} and {owner} would be written here")
-            check_path(path)
-            owners[path] = owner
-            outputs.append(Output(path, None, f"{digest}-{fmt.name}", draft, fmt.name))
-        if draft.page is None:
-            outputs.append(Output(draft.key.folder / pages.INDEX, None, f"{digest}-HTML", draft, "HTML"))
-    ordered = tuple(sorted((d for d in drafts if d.page is None), key=lambda draft: draft.key.sort_key))
-    outputs.append(Output(pages.INDEX, lambda: pages.index_html(ordered, site).encode("utf-8")))
-    outputs.append(Output(pages.OPML, lambda: pages.opml(ordered, site)))
-    outputs.append(Output(pages.XSL, lambda: pages.stylesheet(site)))
-    outputs.append(Output(PurePosixPath(RELATED_DOC), lambda: related_doc_html(site)))
-    outputs.append(Output(MANIFEST, lambda: manifest_json(ordered, site, next_due)))
-    return outputs
-
-
-def render_feed_files(feed: Feed, site: Site, kinds: tuple[str, ...]) -> list[bytes]:
-    """A feed's files of the given kinds (Format names, or "HTML"): the unit of parallel rendering."""
-    return [
-        pages.feed_html(feed, site).encode("utf-8") if k == "HTML" else render(feed, site, Format[k]) for k in kinds
-    ]
-
-
-def _render_batch(batch: list[tuple[Feed, Site, tuple[str, ...]]]) -> list[list[bytes]]:
-    return [render_feed_files(feed, site, kinds) for feed, site, kinds in batch]
-
-
-def make_all(outputs: list[Output], feeds: Mapping[int, Feed], site: Site, workers: Workers) -> Iterator[bytes]:
-    """The bytes of ``outputs``, in order, as they are made; feeds' files in the worker processes when many.
-
-    ``feeds`` holds, by the id of its draft, each feed document whose files are among ``outputs``.
-    """
-    groups: dict[int, list[int]] = {}  # each feed's outputs, by position, rendered together
-    for index, output in enumerate(outputs):
-        if output.draft is not None and output.kind:
-            groups.setdefault(id(output.draft), []).append(index)
-    jobs = [(feeds[key], site, tuple(outputs[i].kind for i in ix)) for key, ix in groups.items()]
-    if workers.count < 2 or len(outputs) < PARALLEL_RENDER:
-        done: Iterator[list[bytes]] = (render_feed_files(*job) for job in jobs)
-    else:
-        size = max(1, len(jobs) // (workers.count * 4))
-        batches = [jobs[i : i + size] for i in range(0, len(jobs), size)]
-        done = (files for batch in workers.map(_render_batch, batches) for files in batch)
-    made: dict[int, bytes] = {}
-    for index, output in enumerate(outputs):
-        if output.make is not None:
-            yield output.make()
-            continue
-        if index not in made:
-            made.update(zip(groups[id(output.draft)], next(done), strict=True))
-        yield made.pop(index)
-
-
-def render_tree(feeds: tuple[Feed, ...], site: Site, next_due: datetime | None = None) -> dict[PurePosixPath, bytes]:
-    """Every output file's bytes, by path relative to the output folder."""
-    outputs = plan_outputs(feeds, site, next_due)
-    made = make_all(outputs, {id(feed): feed for feed in feeds}, site, Workers(1))
-    return {output.path: data for output, data in zip(outputs, made, strict=True)}
-
-
-def check_path(path: PurePosixPath) -> None:
-    """Refuse any planned path that could leave the output folder or upset a filesystem."""
-    if path.is_absolute() or not all(_SAFE_PART.fullmatch(part) and len(part) <= 80 for part in path.parts):
-        raise OutputError(f"{path}: unsafe output path")
-
-
-def known_feeds(feeds: Iterable[Draft]) -> tuple[KnownFeed, ...]:
-    """The topic and provider feeds as the manifest records them, in its order."""
-    heads = sorted(
-        (f for f in feeds if f.page is None and f.key.kind is not FeedKind.ALL), key=lambda f: f.key.sort_key
-    )
-    return tuple(KnownFeed(f.key.kind, f.group, f.key.slug, f.name, f.updated) for f in heads)
-
-
-def read_known(out_dir: Path) -> tuple[KnownFeed, ...]:
-    """The topic and provider feeds an earlier build recorded in its manifest."""
-    try:
-        data = json.loads((out_dir / MANIFEST).read_text(encoding="utf-8"))
-        known = []
-        for entry in data["feeds"]:
-            kind = FeedKind[entry["kind"].upper()]
-            if kind is not FeedKind.ALL:
-                updated = datetime.fromisoformat(entry["updated"]) if entry.get("updated") else None
-                known.append(KnownFeed(kind, str(entry["key"]), str(entry["slug"]), str(entry["name"]), updated))
-        return tuple(known)
-    except FileNotFoundError:
-        return ()
-    except (OSError, ValueError, KeyError, TypeError, AttributeError) as e:
-        raise OutputError(
-            f"{out_dir / MANIFEST}: cannot be read ({e}); it holds the feeds' permanent URLs, so fix or remove it"
-        ) from e
-
-
-class OutputTree:
-    """The output folder as a build writes into it; no path may lead out of it.
-
-    Each folder is checked and made once per build, not once per file.
-    """
-
-    def __init__(self, out_dir: Path) -> None:
-        self.out_dir = out_dir
-        self._root = out_dir.resolve()
-        self._folders: set[PurePosixPath] = set()
-
-    def _inside(self, target: Path) -> None:
-        try:
-            inside = target.resolve().is_relative_to(self._root)
-        except (OSError, RuntimeError) as e:  # RuntimeError: a loop of symbolic links (Python 3.11)
-            raise OutputError(f"{target}: cannot be resolved: {e}") from e
-        if not inside:
-            raise OutputError(f"{target}: resolves outside {self.out_dir}")
-
-    def write(self, path: PurePosixPath, data: bytes) -> bool:
-        """Write one file atomically unless it already holds ``data``; True when written."""
-        target = self.out_dir / path
-        if path.parent not in self._folders:
-            self._inside(target.parent)  # before making it: a symbolic link must not lead the way out
-            try:
-                target.parent.mkdir(parents=True, exist_ok=True)
-            except OSError as e:
-                raise OutputError(f"{target.parent}: cannot be made: {e.strerror or e}") from e
-            self._folders.add(path.parent)
-        if target.is_symlink():
-            self._inside(target)
-        try:
-            if target.read_bytes() == data:
-                return False
-        except FileNotFoundError:
-            pass
-        except OSError as e:
-            raise OutputError(f"{target}: cannot be read: {e.strerror or e}") from e
-        write_atomically(target, data)
-        return True
-
-
-def write_atomically(target: Path, data: bytes) -> None:
-    """Readers see the old file or the new one, never a part of either; the folder must exist.
-
-    There is no fsync per file: it costs about 4 ms a file here, most of a cold
-    build's writing time. A rename is atomic however the process dies; after a
-    power loss, a damaged file differs in size from what the cache recorded,
-    so the next build writes it again.
-    """
-    temporary = target.with_name(f".{target.name}.{os.getpid()}.tmp")
-    flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW
-    try:
-        try:
-            handle = os.open(temporary, flags, 0o644)
-        except FileExistsError:  # left by a build that died (with our pid): a new file, never a link's target
-            temporary.unlink()
-            handle = os.open(temporary, flags, 0o644)
-        with open(handle, "wb") as stream:
-            os.fchmod(handle, 0o644)  # readable by the web server whatever the umask
-            stream.write(data)
-        os.replace(temporary, target)
-    except BaseException as e:
-        with contextlib.suppress(OSError):
-            temporary.unlink(missing_ok=True)
-        if isinstance(e, OSError):
-            raise OutputError(f"{target}: cannot be written: {e.strerror or e}") from e
-        raise
-
-
-def lock_path(out_dir: Path) -> Path:
-    """The lock sits beside the output folder, where neither readers nor the server look."""
-    return out_dir.parent / f".{out_dir.name}.lock"
-
-
-@contextmanager
-def build_lock(out_dir: Path, wait: float = 0) -> Iterator[None]:
-    """Hold an exclusive flock for the output folder, waiting up to ``wait`` seconds."""
-    path = lock_path(out_dir)
-    try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        handle = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
-    except OSError as e:
-        raise OutputError(f"{path}: cannot create the lock file: {e.strerror or e}") from e
-    deadline = time.monotonic() + wait
-    try:
-        while True:
-            try:
-                fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
-                break
-            except BlockingIOError:
-                if time.monotonic() >= deadline:
-                    raise BusyError(f"{out_dir}: another build is running (lock {path}); try again later") from None
-                time.sleep(0.1)
-        yield
-    finally:
-        os.close(handle)  # closing releases the lock
-
-
-class _Clock:
-    def __init__(self) -> None:
-        self.laps: dict[str, float] = {}
-        self.start = self.last = time.perf_counter()
-
-    def lap(self, name: str) -> None:
-        now = time.perf_counter()
-        self.laps[name] = now - self.last
-        self.last = now
-
-    def total(self) -> dict[str, float]:
-        return {**self.laps, "total": time.perf_counter() - self.start}
+def store_key(max_bytes: int) -> str:
+    """What a store must have been made with to be used: this release, the same size limit."""
+    return f"feeds {__version__} max {max_bytes}"
 
 
 def build(
@@ -407,213 +72,353 @@ def build(
     progress: Callable[[int, int], None] | None = None,
     workers: int | None = None,
     max_bytes: int = MAX_FILE_BYTES,
+    allow_shrink: bool = False,
 ) -> Report:
     """Read ``source`` and publish it into ``out_dir``.
 
-    With ``cache_dir``, unchanged record files are not parsed again and feeds
-    whose inputs did not change are not rendered again. With ``strict``, any
-    rejected record stops the build before anything is written.
+    With ``cache_dir``, unchanged record files are not parsed again and
+    documents whose inputs did not change are not rendered again. With
+    ``strict``, any rejected record stops the build before anything is
+    written; so does dropping more than ``site.max_shrink`` of the entries
+    the last build published, unless ``allow_shrink``.
     """
-    with build_lock(out_dir, wait), Workers(workers) as pool:
+    options = Options(strict, cache_dir, progress, max_bytes, allow_shrink)
+    # The workers are forked first: before the lock, so none of them can hold it after the build
+    # died, and before the database opens and the build holds much memory.
+    with Workers(workers) as pool:
+        pool.start()
+        with build_lock(out_dir, wait):
+            return _build(source, out_dir, site, now, options, pool)
+
+
+def _build(source: Path, out_dir: Path, site: Site, now: datetime, options: Options, pool: Workers) -> Report:
+    """The build under the lock: started again from the records, once, should the store turn out damaged."""
+    cache_dir = options.cache_dir
+    warnings: list[str] = []
+    try:
+        for _ in range(2):
+            store = Store.open(cache_dir, store_key(options.max_bytes))
+            if store.warning:
+                warnings.append(store.warning)
+            try:
+                report = Build(source, out_dir, site, now, options, store, pool).run()
+                return replace(report, warnings=(*warnings, *report.warnings))
+            except StoreDamaged as e:
+                store.rollback()
+                store.close()
+                if cache_dir is not None:
+                    discard(cache_dir)
+                warnings.append(f"{cache_dir}: the cache was damaged ({e}) and is made again from the records")
+            except BaseException:
+                store.rollback()
+                raise
+            finally:
+                store.close()
+        raise FeedsError(f"{cache_dir}: the cache is damaged again as soon as it is made; remove it")
+    finally:
+        gc.unfreeze()  # the build froze what it read; a process that goes on needs it collected
+
+
+class _Clock:
+    def __init__(self) -> None:
+        self.laps: dict[str, float] = {}
+        self.start = self.last = time.perf_counter()
+
+    def lap(self, name: str) -> None:
+        now = time.perf_counter()
+        self.laps[name] = self.laps.get(name, 0.0) + now - self.last
+        self.last = now
+
+    def total(self) -> dict[str, float]:
+        stages = dict.fromkeys(("read", "select", "render", "write"), 0.0)
+        return {**stages, **self.laps, "total": time.perf_counter() - self.start}
+
+
+def settings_key(site: Site, known: Sequence[KnownFeed]) -> str:
+    """Everything but the records that every file depends on; when it changes, every document is drafted again."""
+    feeds = [(k.kind.name, k.group, k.slug, k.name) for k in known]
+    return hashlib.blake2b(repr((__version__, site, feeds)).encode("utf-8"), digest_size=16).hexdigest()
+
+
+class Build:
+    """One build, stage by stage; every stage reads and writes the store through one transaction."""
+
+    def __init__(
+        self,
+        source: Path,
+        out_dir: Path,
+        site: Site,
+        now: datetime,
+        options: Options,
+        store: Store,
+        workers: Workers,
+    ) -> None:
+        self.source, self.root, self.out_dir = source, str(source), out_dir
+        self.site, self.now, self.options = site, now, options
+        self.store, self.workers = store, workers
+        self.tree = OutputTree(out_dir)
+        self.clock = _Clock()
+        self.warnings: list[str] = []
+        self._reparsed: dict[str, bytes] = {}  # packed records parsed again for rendering
+
+    # ---- the stages
+
+    def run(self) -> Report:
+        store, site = self.store, self.site
+        manifest = read_manifest(self.out_dir)
+        marker = None if self.options.cache_dir is None else self.options.cache_dir / WRITING
+        if store.fresh or marker is None or marker.exists():
+            self.tree.sweep()  # temporary files of a build that died, whoever ran it
+        last = manifest.published if store.fresh else store.counts.visible
+        unfinished = set(store.meta_json("unfinished") or ())  # files a build may have renamed before it died
+        store.begin()
+        shortlist = Shortlist(self.now, None if site.archives else site.max_items)
+        reading = read(
+            self.source,
+            store,
+            self.workers,
+            self.now,
+            max_bytes=self.options.max_bytes,
+            shortlist=shortlist,
+            progress=self.options.progress,
+        )
+        gc.freeze()  # what a build has read lives to its end: the collector need not walk it again and again
+        problems = self._problems(reading)
+        if self.options.strict and any(p.severity is Severity.ERROR for p in problems):
+            raise RecordError(problems)
+        self._guard_shrink(last)
+        settings = settings_key(site, manifest.known)
+        names = store.names()
+        named = sorted((kind.value, key, name) for (kind, key), name in names.items())
+        names_key = hashlib.blake2b(repr(named).encode("utf-8"), digest_size=16).hexdigest()
+        before = store.outputs()
+        broken = {path for path, (_, size) in before.items() if _size(self.out_dir / path) != size} | unfinished
+        self.clock.lap("read")
+        everything = store.fresh or store.meta("settings") != settings or store.meta("names") != names_key
+        if not (reading.changed or everything or broken):
+            store.commit()  # the scan's times and signatures
+            return self._report(reading, problems, store.meta_json("heads") or 0, (), (), len(before))
+        drafted = plan(
+            store,
+            site,
+            self.root,
+            manifest.known,
+            reading.delta,
+            everything=everything,
+            redo=_redo(broken, manifest),
+        )
+        _, next_due = store.scheduled()
+        outputs, planned = plan_outputs(drafted, site, None if next_due is None else _utc(next_due))
+        pending = [o for o in outputs if o.digest is None or _stale(str(o.path), o.digest, before, broken)]
+        # In the order readers follow links: a feed's new archive page is there before the feed that
+        # points to it (archive/ sorts first), every feed before the site's files, the manifest last.
+        pending.sort(key=lambda o: (o.draft is None, o.path == MANIFEST, o.path))
+        self.clock.lap("select")
+        sizes = self._make(pending, drafted, reading)
+        stale = (set(before) | manifest.files) - planned
+        store.set_outputs(sizes, stale & set(before))
+        store.set_meta("settings", settings_key(site, known_feeds(drafted.heads)))
+        store.set_meta("names", names_key)
+        store.set_meta_json("heads", len(drafted.heads))
+        store.set_meta_json("unfinished", self.tree.staged)
+        self._keep_records(drafted, reading)
+        self._save()
+        written = self._commit(marker)
+        removed = self.tree.remove(stale)
+        for path in self.tree.strangers(planned):
+            self.warnings.append(f"{self.out_dir / path}: not made by feeds; left alone (remove it if it is stale)")
+        self.clock.lap("write")
+        fresh = set(written) | (unfinished & planned)
+        heads = len(drafted.heads)
+        return self._report(reading, problems, heads, tuple(written), tuple(removed), len(planned), fresh)
+
+    def _problems(self, reading: Reading) -> tuple[Problem, ...]:
+        found = [*reading.problems]
+        for path, packed in self.store.problems():
+            found.extend(decode_problems(marshal.loads(packed), join(self.root, path)))  # noqa: S302 - ours
+        return tuple(sorted(found, key=lambda p: p.path))
+
+    def _guard_shrink(self, last: int | None) -> None:
+        """Refuse a build that would drop a large share of what the last one published (an unmounted share)."""
+        if last is None or self.options.allow_shrink:
+            return
+        dropped = last - self.store.counts.visible
+        limit = max(SHRINK_FLOOR, int(last * self.site.max_shrink))
+        if dropped > limit:
+            raise ShrinkError(
+                f"{self.source}: this build would publish {self.store.counts.visible} entries, {dropped} fewer than the"
+                f" {last} of the last build (more than max_shrink, {self.site.max_shrink:.0%}); nothing was written."
+                " Is the records folder mounted and complete? If the records were withdrawn on purpose,"
+                " build with --allow-shrink"
+            )
+
+    def _make(self, pending: list[Output], drafted: Plan, reading: Reading) -> dict[str, tuple[str, int]]:
+        """Render and stage the ``pending`` files, a piece at a time; each one's digest and size."""
+        sizes: dict[str, tuple[str, int]] = {}
+        writing = 0.0
+        for chunk in chunks(pending, RENDER_CHUNK):
+            redo = list({id(o.draft): o.draft for o in chunk if o.draft is not None}.values())
+            feeds = dict(zip(map(id, redo), self._complete(redo, drafted, reading), strict=True))
+            for output, data in zip(chunk, make_all(chunk, feeds, self.site, self.workers), strict=True):
+                sizes[str(output.path)] = (output.digest or "", len(data))
+                start = time.perf_counter()
+                self.tree.stage(output.path, data)
+                writing += time.perf_counter() - start
+        self.clock.lap("render")
+        self.clock.laps["render"] -= writing
+        self.clock.laps["write"] = writing
+        return sizes
+
+    def _complete(self, drafts: Sequence[Draft], drafted: Plan, reading: Reading) -> list[Feed]:
+        """The drafts with full records for entries, their names made canonical.
+
+        Each record comes from this build's parses, else from the store if the
+        file it was parsed from is unchanged, else from parsing the file again.
+        """
+        needed = list({entry.path: entry for draft in drafts for entry in draft.entries}.values())
+        entries = drafted.entries
+        packed = {path: reading.fresh[path] for path in (e.path for e in needed) if path in reading.fresh}
+        missing = [e for e in needed if e.path not in packed]
+        kept = self.store.records([entries[e.path].file for e in missing])
+        for listing in missing:
+            if entries[listing.path].file in kept:
+                packed[listing.path] = kept[entries[listing.path].file]
+        again = [e.path for e in needed if e.path not in packed]
+        if again:
+            relative = {path.removeprefix(self.root + "/"): path for path in again}
+            for path, (digest, data) in reparse(
+                list(relative), self.root, self.options.max_bytes, self.workers
+            ).items():
+                if digest == entries[relative[path]].digest:
+                    packed[relative[path]] = data
+                    self._reparsed[relative[path]] = data
+        providers: dict[tuple[str, str, str], Provider] = {}
+        full: dict[str, Record] = {}
+        for listing in needed:
+            blob = packed.get(listing.path)
+            if blob is None:
+                raise FeedsError(f"{listing.path}: changed while the build was running; build again")
+            record = decode_record(marshal.loads(blob), listing.path, providers)  # noqa: S302 - ours
+            if record.url != listing.url:
+                raise StoreDamaged(f"the record kept for {listing.path}")
+            topics, provider = drafted.names(record.listing)
+            if topics != record.topics or provider != record.provider.name:
+                record = replace(record, topics=topics, provider=replace(record.provider, name=provider))
+            full[listing.path] = record
+        return [
+            Feed(d.key, d.group, d.name, tuple(full[e.path] for e in d.entries), d.total, d.updated, d.page, d.pages)
+            for d in drafts
+        ]
+
+    def _keep_records(self, drafted: Plan, reading: Reading) -> None:
+        """Keep the packed records of the entries that may be rendered again soon, and only those."""
+        at_hand = {**reading.fresh, **self._reparsed}
+        rows = []
+        for path, entry in drafted.entries.items():
+            if entry.file in drafted.keep and path in at_hand:
+                rows.append((path.removeprefix(self.root + "/"), entry.digest, at_hand[path]))
+        self.store.put_records(rows)
+        if self.store.record_count() > 2 * len(drafted.keep) + 1_000:
+            self.store.keep_records(set(drafted.keep))
+
+    def _save(self) -> None:
+        """Commit the store; if that fails, the build goes on and the next one reads every record again."""
         try:
-            return _build(source, out_dir, site, now, strict, cache_dir, progress, pool, max_bytes)
-        finally:
-            gc.unfreeze()  # the build froze what it read; a process that goes on needs it collected
+            self.store.commit()
+        except sqlite3.Error as e:
+            self.warnings.append(
+                f"{self.options.cache_dir}: the cache cannot be saved ({e}); the next build reads every record again"
+            )
+            self.store.rollback()
+            if self.options.cache_dir is not None:
+                with contextlib.suppress(OSError):
+                    discard(self.options.cache_dir)
 
+    def _commit(self, marker: Path | None) -> list[str]:
+        """Rename the staged files into place; then note that no rename is pending."""
+        if marker is not None:
+            with contextlib.suppress(OSError):
+                marker.touch()
+        written = self.tree.commit()
+        with contextlib.suppress(sqlite3.Error):
+            self.store.begin()
+            self.store.set_meta_json("unfinished", [])
+            self.store.commit()
+        if marker is not None:
+            with contextlib.suppress(OSError):
+                marker.unlink(missing_ok=True)
+        return written
 
-def _build(
-    source: Path,
-    out_dir: Path,
-    site: Site,
-    now: datetime,
-    strict: bool,
-    cache_dir: Path | None,
-    progress: Callable[[int, int], None] | None,
-    workers: Workers,
-    max_bytes: int,
-) -> Report:
-    clock = _Clock()
-    cache = ParseCache(cache_dir, max_bytes, workers)
-    if cache_dir is not None:
-        cache.load()
-        gc.freeze()  # what a build loads lives to its end: the collector need not walk it again and again
-    shortlist = Shortlist(now, None if site.archives else site.max_items)
-    parsed, reused, removed = cache.refresh(source, progress=progress, shortlist=shortlist)
-    gc.freeze()
-    known = read_known(out_dir)
-    settings = repr((__version__, site, known))
-    quiet = _unchanged(cache, out_dir, settings, now)
-    if quiet is not None:  # nothing to select, render or write: answer from the last build
-        if strict and quiet.rejected:
-            raise RecordError(quiet.problems)
-        clock.lap("read")
-        timings = {"read": clock.laps["read"], "select": 0.0, "render": 0.0, "write": 0.0}
-        return replace(quiet, parsed=parsed, reused=reused, timings={**timings, **clock.total()})
-    if not cache.intact():  # the index outlived the details it describes: read every file again
-        parsed, reused, removed = cache.refresh(source, progress=progress, shortlist=shortlist)
-    scan = cache.assemble(parsed=parsed, reused=reused, removed=removed)
-    gc.freeze()
-    clock.lap("read")
-    if strict and scan.rejected:
-        raise RecordError(tuple(scan.problems))
-    selection = select(scan.listings, now)
-    drafted = plan(selection, site, known)
-    drafts = drafted.drafts
-    outputs = plan_outputs(drafts, site, selection.next_due, lambda entry: cache.identity(entry, *drafted.names(entry)))
-    unfinished = cache.dirty  # outputs a build that died may have written: made again, reported as changed
-    made_before = {path: made for path, made in cache.state.get("outputs", {}).items() if path not in unfinished}
-    pending, sizes = _stale(outputs, made_before, out_dir)
-    # In path order, as readers follow links: a feed's new archive page is there before the feed
-    # that points to it (archive/ sorts first), every feed before the site-wide files.
-    pending.sort(key=lambda output: (output.draft is None, output.path))
-    skipped = len(outputs) - len(pending)
-    clock.lap("select")
-    if pending:
-        cache.mark(str(output.path) for output in pending)
-    written, writing = _make_and_write(pending, drafted, cache.fetch, site, workers, OutputTree(out_dir), sizes)
-    # The records of what may be rendered again soon, for the next build: feeds and their newest
-    # archive pages (older pages never change, and are rendered again only with new settings).
-    cache.keep(entry for draft in drafts if draft.page in (None, draft.pages) for entry in draft.entries)
-    clock.lap("render")
-    clock.laps["render"] -= writing
-    clock.laps["write"] = writing
-    unchanged = len(pending) - len(written)
-    written.sort(key=lambda path: (path == str(MANIFEST), path))
-    # Changed since the last build that finished: what this one wrote, and what an unfinished one may have.
-    fresh = set(written) | unfinished
-    counts = [len(scan.listings) + scan.rejected, len(selection.records), selection.unpublished]
-    counts += [selection.scheduled, selection.duplicates, sum(1 for draft in drafts if draft.page is None)]
-    due = None if selection.next_due is None else selection.next_due.timestamp()
-    settings = repr((__version__, site, known_feeds(drafts)))  # as the next build will read them
-    cache.save({"outputs": sizes, "settings": settings, "counts": counts, "next_due": due})
-    changed = {o.draft.key.folder.as_posix() for o in outputs if o.draft and str(o.path) in fresh}
-    heads = sum(1 for draft in drafts if draft.page is None)
-    urls = tuple(
-        site.url(o.path)
-        for o in outputs
-        if o.draft and o.draft.page is None and str(o.path) in fresh and o.path.suffix != ".html"
-    )
-    return Report(
-        read=len(scan.listings) + scan.rejected,
-        published=len(selection.records),
-        unpublished=selection.unpublished,
-        scheduled=selection.scheduled,
-        duplicates=selection.duplicates,
-        problems=tuple(scan.problems),
-        feeds=heads,
-        written=tuple(written),
-        unchanged=unchanged + skipped,
-        next_due=selection.next_due,
-        feeds_changed=tuple(sorted(changed)),
-        urls_changed=urls,
-        parsed=scan.parsed,
-        reused=scan.reused,
-        timings=clock.total(),
-    )
-
-
-def _make_and_write(
-    pending: list[Output],
-    drafted: Plan,
-    fetch: Fetch,
-    site: Site,
-    workers: Workers,
-    tree: OutputTree,
-    sizes: dict[str, list[Any]],
-) -> tuple[list[str], float]:
-    """Make the ``pending`` files and write each as soon as it is made; (paths written, seconds writing).
-
-    So a build never holds them all, and full records are fetched a piece at
-    a time. The manifest goes last, so it never lists a feed that is not
-    there yet. ``sizes`` gets each file's digest and size.
-    """
-    written: list[str] = []
-    last: list[tuple[PurePosixPath, bytes]] = []
-    writing = 0.0
-    for chunk in _chunks(pending, RENDER_CHUNK):
-        redo = list({id(o.draft): o.draft for o in chunk if o.draft is not None}.values())
-        feeds = dict(zip(map(id, redo), drafted.complete(redo, fetch), strict=True))
-        for output, data in zip(chunk, make_all(chunk, feeds, site, workers), strict=True):
-            sizes[str(output.path)] = [output.digest, len(data)]
-            if output.path == MANIFEST:
-                last.append((output.path, data))
+    def _report(
+        self,
+        reading: Reading,
+        problems: tuple[Problem, ...],
+        heads: int,
+        written: tuple[str, ...],
+        removed: tuple[str, ...],
+        files: int,
+        fresh: set[str] | None = None,
+    ) -> Report:
+        counts = self.store.counts
+        scheduled, next_due = self.store.scheduled()
+        changed: set[str] = set()
+        urls: list[str] = []
+        for path in sorted(fresh or ()):
+            parts = PurePosixPath(path).parts
+            if parts[0] not in ("all", "topics", "providers"):
                 continue
-            start = time.perf_counter()
-            if tree.write(output.path, data):
-                written.append(str(output.path))
-            writing += time.perf_counter() - start
-    start = time.perf_counter()
-    written += [str(path) for path, data in last if tree.write(path, data)]
-    return written, writing + time.perf_counter() - start
+            folder = "all" if parts[0] == "all" else "/".join(parts[:2])
+            changed.add(folder)
+            if "archive" not in parts and not path.endswith(".html"):
+                urls.append(self.site.url(path))
+        return Report(
+            read=counts.files,
+            published=counts.visible,
+            unpublished=counts.unpublished,
+            scheduled=scheduled,
+            duplicates=counts.published - scheduled - counts.visible,
+            problems=problems,
+            feeds=heads,
+            written=tuple(sorted(written, key=lambda path: (path == str(MANIFEST), path))),
+            unchanged=files - len(written),
+            next_due=None if next_due is None else _utc(next_due),
+            feeds_changed=tuple(sorted(changed)),
+            urls_changed=tuple(urls),
+            parsed=reading.parsed,
+            reused=reading.reused,
+            removed=removed,
+            warnings=tuple(self.warnings),
+            timings=self.clock.total(),
+        )
 
 
-def _stale(
-    outputs: list[Output], before: Mapping[str, list[Any]], out_dir: Path
-) -> tuple[list[Output], dict[str, list[Any]]]:
-    """The outputs to make again, and the digest and size recorded for each of the others.
-
-    A file is made again unless its inputs (its digest) are those it was last
-    made from and it is still there with the size it was written with.
-    """
-    pending: list[Output] = []
-    kept: dict[str, list[Any]] = {}
-    for output in outputs:
-        old = before.get(str(output.path))
-        if output.digest and old and old[0] == output.digest and _size(out_dir / output.path) == old[1]:
-            kept[str(output.path)] = old
+def _redo(broken: set[str], manifest: Manifest) -> dict[FeedKey, int]:
+    """For each feed with a file missing or damaged, the first archive page to make again (0: the feed only)."""
+    slugs = {(k.kind.value, k.slug): FeedKey(k.kind, k.slug) for k in manifest.known}
+    redo: dict[FeedKey, int] = {}
+    for path in broken:
+        parts = PurePosixPath(path).parts
+        if not parts or parts[0] not in ("all", "topics", "providers"):
+            continue
+        key = FeedKey(FeedKind.ALL, "all") if parts[0] == "all" else slugs.get((parts[0], parts[1]))
+        if key is None:
+            continue
+        rest = parts[1:] if parts[0] == "all" else parts[2:]
+        page = int(rest[1]) if len(rest) == 3 and rest[0] == "archive" and rest[1].isdigit() else 0
+        if page:
+            redo[key] = min(redo.get(key, page), page)
         else:
-            pending.append(output)
-    return pending, kept
+            redo.setdefault(key, 0)
+    return redo
 
 
-def _chunks(outputs: list[Output], entries: int) -> Iterator[list[Output]]:
-    """``outputs`` in order, in pieces whose feed documents show about ``entries`` entries at most.
-
-    A piece ends between documents, never inside one: a document's files are
-    next to each other in ``outputs`` (the site-wide files, last, count none).
-    """
-    chunk: list[Output] = []
-    count = 0
-    for _, run in itertools.groupby(outputs, key=lambda output: id(output.draft)):
-        files = list(run)
-        size = 0 if files[0].draft is None else len(files[0].draft.entries)
-        if chunk and count + size > entries:
-            yield chunk
-            chunk, count = [], 0
-        chunk += files
-        count += size
-    if chunk:
-        yield chunk
+def _stale(path: str, digest: str, before: Mapping[str, tuple[str, int]], broken: set[str]) -> bool:
+    """Whether a file must be made again: its inputs changed since it was made, or the file did."""
+    return path in broken or before.get(path, ("", 0))[0] != digest
 
 
-def _unchanged(cache: ParseCache, out_dir: Path, settings: str, now: datetime) -> Report | None:
-    """The last build's report, if this build would change nothing; else None.
-
-    That is: no record file changed, the settings and release are the same, no
-    scheduled record has come due and every output file is still there.
-    """
-    state = cache.state
-    if cache.changed or cache.dirty or state.get("settings") != settings or "counts" not in state:
-        return None
-    if state["next_due"] is not None and state["next_due"] <= now.timestamp():
-        return None
-    outputs: dict[str, list[Any]] = state["outputs"]
-    if any(_size(out_dir / path) != size for path, (_, size) in outputs.items()):
-        return None
-    read, published, unpublished, scheduled, duplicates, heads = state["counts"]
-    due = None if state["next_due"] is None else datetime.fromtimestamp(state["next_due"], UTC)
-    return Report(
-        read=read,
-        published=published,
-        unpublished=unpublished,
-        scheduled=scheduled,
-        duplicates=duplicates,
-        problems=tuple(cache.problems()),
-        feeds=heads,
-        written=(),
-        unchanged=len(outputs),
-        next_due=due,
-    )
+def _utc(micros: int) -> datetime:
+    return from_micros(micros).astimezone(UTC)
 
 
 def _size(path: Path) -> int | None:

@@ -9,15 +9,15 @@ from __future__ import annotations
 
 import functools
 import os
-from collections.abc import Iterator, Mapping
+import stat
+from collections.abc import Mapping
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any, NoReturn, TypeGuard
 from urllib.parse import urlsplit
 
 from . import frontmatter
 from .clean import clean_text, clean_url, describe, parse_time
-from .model import Image, Problem, Provider, Record, RelatedLink, Severity
+from .model import Image, Listing, Problem, Provider, Record, RelatedLink, Severity
 
 SUFFIXES = frozenset({".txt", ".md", ".yaml", ".yml"})
 _SUFFIX_TUPLE = tuple(SUFFIXES)
@@ -32,6 +32,11 @@ class ParseResult:
 
     record: Record | None
     problems: tuple[Problem, ...]
+
+    @property
+    def listing(self) -> Listing | None:
+        """What selection needs of the record: the one shape it travels in to the store."""
+        return None if self.record is None else self.record.listing
 
 
 class _Reject(Exception):
@@ -344,61 +349,48 @@ def _build(fields: _Fields) -> Record:
 # ---------------------------------------------------------------- reading
 
 
-def walk_record_files(folder: Path) -> Iterator[tuple[str, os.stat_result]]:
-    """Every record file below ``folder`` with its stat, hidden entries skipped (in no set order)."""
-    for entry in _record_entries(folder):
-        try:
-            yield entry.path, entry.stat()
-        except OSError:  # vanished while walking
-            continue
-
-
-def walk_record_paths(folder: Path) -> Iterator[str]:
-    """Every record file below ``folder``, as ``walk_record_files`` finds them, without a stat each."""
-    return (entry.path for entry in _record_entries(folder))
-
-
-def _record_entries(folder: Path) -> Iterator[os.DirEntry[str]]:
-    stack = [str(folder)]
-    while stack:
-        try:
-            with os.scandir(stack.pop()) as entries:
-                for entry in entries:
-                    name = entry.name
-                    if name.startswith("."):
-                        continue
-                    if entry.is_dir(follow_symlinks=False):
-                        stack.append(entry.path)
-                    elif name.lower().endswith(_SUFFIX_TUPLE):
-                        yield entry
-        except OSError:  # a folder that vanished or cannot be read while walking
-            continue
-
-
 def read_raw(path: str, max_bytes: int = MAX_FILE_BYTES) -> bytes | Problem:
-    """A record file's bytes, or the problem that kept them from being read."""
+    """A record file's bytes, or the problem that kept them from being read.
+
+    Only regular files are read, and never more than ``max_bytes`` + 1 bytes:
+    the file is opened without blocking (a FIFO would wait for a writer) and
+    looked at through its open descriptor, so a device or a FIFO named like a
+    record, or a file that grows while it is read, costs one problem line.
+    """
     try:
-        size = os.stat(path).st_size
-        if size > max_bytes:
-            return Problem(path, f"file is {size} bytes, over the limit of {max_bytes}; not read")
-        with open(path, "rb") as stream:
-            return stream.read()
+        handle = os.open(path, os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC)
     except OSError as e:
         return Problem(path, f"cannot read: {e.strerror or e}")
+    try:
+        info = os.fstat(handle)
+        if not stat.S_ISREG(info.st_mode):
+            return Problem(path, f"not a regular file but {_kind(info.st_mode)}; only regular files are read")
+        if info.st_size > max_bytes:
+            return Problem(path, f"file is {info.st_size} bytes, over the limit of {max_bytes}; not read")
+        chunks: list[bytes] = []
+        left = max_bytes + 1
+        while left > 0:
+            chunk = os.read(handle, min(left, max(info.st_size + 1, 65_536)))
+            if not chunk:
+                break
+            chunks.append(chunk)
+            left -= len(chunk)
+    except OSError as e:
+        return Problem(path, f"cannot read: {e.strerror or e}")
+    finally:
+        os.close(handle)
+    raw = chunks[0] if len(chunks) == 1 else b"".join(chunks)
+    if len(raw) > max_bytes:
+        return Problem(path, f"file grew past the limit of {max_bytes} bytes while it was read; not read")
+    return raw
 
 
-def read_records(
-    folder: Path,
-    *,
-    max_bytes: int = MAX_FILE_BYTES,
-) -> tuple[tuple[Record, ...], tuple[Problem, ...]]:
-    """All records below ``folder`` and every problem found, both in path order."""
-    records: list[Record] = []
-    problems: list[Problem] = []
-    for path in sorted(path for path, _ in walk_record_files(folder)):
-        raw = read_raw(path, max_bytes)
-        result = ParseResult(None, (raw,)) if isinstance(raw, Problem) else parse_record(path, raw)
-        problems.extend(result.problems)
-        if result.record is not None:
-            records.append(result.record)
-    return tuple(records), tuple(problems)
+def _kind(mode: int) -> str:
+    kinds = (
+        (stat.S_ISDIR, "a folder"),
+        (stat.S_ISFIFO, "a FIFO"),
+        (stat.S_ISCHR, "a character device"),
+        (stat.S_ISBLK, "a block device"),
+        (stat.S_ISSOCK, "a socket"),
+    )
+    return next((name for test, name in kinds if test(mode)), "a special file")

@@ -9,15 +9,14 @@ import hashlib
 import heapq
 import re
 import unicodedata
-from collections import Counter, defaultdict
-from collections.abc import Callable, Iterable, Mapping, Sequence
-from dataclasses import dataclass, replace
+from collections import defaultdict
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
 from datetime import datetime
 from functools import lru_cache
-from typing import cast
 
 from .codec import to_micros
-from .model import Draft, Feed, FeedKey, FeedKind, Listing, Record, Site
+from .model import Draft, FeedKey, FeedKind, Listing, Record, Site
 
 MAX_SLUG = 60
 # Names Windows refuses as file or folder names, whatever the extension.
@@ -27,46 +26,9 @@ _SYMBOLS = {"+": " plus ", "#": " sharp ", "&": " and ", "@": " at ", "%": " per
 _SPACES = re.compile(r"\s+")
 
 
-@dataclass(frozen=True)
-class Selection:
-    """The records a build publishes, and how many were left out and why."""
-
-    records: tuple[Listing, ...]  # publishable, one per URL, newest first
-    unpublished: int
-    scheduled: int
-    duplicates: int
-    next_due: datetime | None  # the earliest scheduled record's time
-
-
-def newest_first(record: Listing) -> tuple[float, str]:
+def newest_first(listing: Listing | Record) -> tuple[float, str]:
     """Total order for entries: newest first, then by URL."""
-    return (-record.published_at.timestamp(), record.url)
-
-
-def select(records: Iterable[Listing], now: datetime) -> Selection:
-    """Published records whose time has come, one per URL, newest first.
-
-    Only the boolean ``published: true`` publishes. A record dated after ``now``
-    is held back. When records share a URL, the newest wins; equal times are
-    decided by the file path, so the choice never depends on reading order.
-    """
-    unpublished = scheduled = due = 0
-    next_due: datetime | None = None
-    by_url: dict[str, Listing] = {}
-    for record in records:
-        if not record.is_published:
-            unpublished += 1
-            continue
-        if record.published_at > now:
-            scheduled += 1
-            next_due = record.published_at if next_due is None else min(next_due, record.published_at)
-            continue
-        due += 1
-        kept = by_url.get(record.url)
-        if kept is None or (record.published_at, record.path) > (kept.published_at, kept.path):
-            by_url[record.url] = record
-    kept_records = tuple(sorted(by_url.values(), key=newest_first))
-    return Selection(kept_records, unpublished, scheduled, due - len(kept_records), next_due)
+    return (-listing.published_at.timestamp(), listing.url)
 
 
 class Shortlist:
@@ -91,12 +53,14 @@ class Shortlist:
         self._heaps_of: dict[tuple[tuple[str, ...], str], tuple[list[tuple[int, str]], ...]] = {}
         self._heaps: dict[str, list[tuple[int, str]]] = defaultdict(list)
 
-    def offer(self, path: str, micros: int, is_published: bool, topics: tuple[str, ...], provider: str) -> list[str]:
-        """Offer a record by its time in microseconds; return the paths no longer needed (maybe its own)."""
-        if not is_published or micros > self.now:
+    def offer(self, listing: Listing) -> list[str]:
+        """Offer a record; return the paths of those no longer needed (maybe its own)."""
+        path, micros = listing.path, to_micros(listing.published_at)
+        if not listing.is_published or micros > self.now:
             return [path]
         if self.size is None:
             return []
+        topics, provider = listing.topics, listing.provider.key
         heaps = self._heaps_of.get((topics, provider))
         if heaps is None:
             groups = dict.fromkeys(["", f"p {provider}", *(f"t {topic_key(t)}" for t in topics)])
@@ -176,14 +140,6 @@ def _digest(key: str) -> str:
     return hashlib.sha256(key.encode("utf-8")).hexdigest()[:8]
 
 
-def _display_names(pairs: Counter[tuple[str, str]]) -> dict[str, str]:
-    """For each key, its most used spelling; ties go to the smallest spelling. ``pairs`` counts (key, spelling)."""
-    counts: dict[str, Counter[str]] = defaultdict(Counter)
-    for (key, name), count in pairs.items():
-        counts[key][name] += count
-    return {key: min(c, key=lambda name: (-c[name], name)) for key, c in counts.items()}
-
-
 @dataclass(frozen=True)
 class KnownFeed:
     """A topic or provider feed an earlier build published; its slug is kept for good."""
@@ -195,106 +151,54 @@ class KnownFeed:
     updated: datetime | None = None  # its newest entry's time when it was last built
 
 
-Fetch = Callable[[Sequence[Listing]], Sequence[Record]]
-
-
-@dataclass(frozen=True)
-class Plan:
-    """Every document of a build, drafted from listings, and the one spelling of each topic and provider."""
-
-    drafts: tuple[Draft, ...]  # in output order: all, topics, providers; each feed before its archive pages
-    topic_names: Mapping[str, str]  # topic key -> its name in every feed
-    provider_names: Mapping[str, str]  # provider key -> its name in every feed
-
-    def names(self, listing: Listing) -> tuple[tuple[str, ...], str]:
-        """The topics and provider name an entry shows: one spelling each, in every feed."""
-        topics = tuple(self.topic_names[k] for k in dict.fromkeys(topic_key(t) for t in listing.topics))
-        return topics, self.provider_names[listing.provider.key]
-
-    def complete(self, drafts: Sequence[Draft], fetch: Fetch | None = None) -> tuple[Feed, ...]:
-        """The ``drafts`` with full records for entries, their names made canonical.
-
-        ``fetch`` turns listings into full records; it is called once, for the
-        entries of these drafts (by default listings are records).
-        """
-        needed = list({(m.path, m.url): m for draft in drafts for m in draft.entries}.values())
-        records = fetch(needed) if fetch else [cast(Record, m) for m in needed]
-        full: dict[tuple[str, str], Record] = {}
-        for listing, record in zip(needed, records, strict=True):
-            topics, provider = self.names(record)
-            if topics != record.topics or provider != record.provider.name:
-                record = replace(record, topics=topics, provider=replace(record.provider, name=provider))
-            full[(listing.path, listing.url)] = record
-        return tuple(
-            Feed(
-                d.key,
-                d.group,
-                d.name,
-                tuple(full[(m.path, m.url)] for m in d.entries),
-                d.total,
-                d.updated,
-                d.page,
-                d.pages,
-            )
-            for d in drafts
-        )
-
-
-def plan_feeds(
-    selection: Selection,
+def draft_documents(
+    key: FeedKey,
+    group: str,
+    name: str,
+    entries: Sequence[Listing],
+    total: int,
     site: Site,
-    known: Iterable[KnownFeed] = (),
-    fetch: Fetch | None = None,
-) -> tuple[Feed, ...]:
-    """Every feed of the build, with full records: ``plan`` completed."""
-    drafted = plan(selection, site, known)
-    return drafted.complete(drafted.drafts, fetch)
+    *,
+    first_page: int = 1,
+    last_updated: datetime | None = None,
+) -> list[Draft]:
+    """A feed's documents: the feed, then its archive pages from ``first_page`` on (with ``site.archives``).
 
-
-def plan(selection: Selection, site: Site, known: Iterable[KnownFeed] = ()) -> Plan:
-    """Every feed document of the build: all records, one feed per topic, one per provider, archive pages.
-
-    Topic and provider names get one spelling per key. A feed published
-    before keeps its slug, and when its group has no published records left
-    it is still planned, empty, so its URL stays valid.
+    ``entries`` are the group's newest, newest first: at least the feed's
+    ``max_items`` (or all of them), and with archives every entry down to the
+    oldest of page ``first_page``. ``total`` counts all the group's entries.
+    An empty feed's "updated" is ``last_updated``, its newest entry's time
+    when it was last built, so its URL stays valid and its bytes stable.
     """
-    known = tuple(known)
-    listings = selection.records
-    spellings = Counter(t for r in listings for t in r.topics)  # counted in C, then keyed once per spelling
-    topic_names = _display_names(Counter({(topic_key(t), t): count for t, count in spellings.items()}))
-    provider_names = _display_names(Counter((r.provider.key, r.provider.name) for r in listings))
-    groups: dict[FeedKind, dict[str, list[Listing]]] = {FeedKind.TOPIC: {}, FeedKind.PROVIDER: {}}
-    topic_groups, provider_groups = groups[FeedKind.TOPIC], groups[FeedKind.PROVIDER]
-    for listing in listings:  # already newest first, so every group is too
-        topics = listing.topics
-        for topic in (topic_key(topics[0]),) if len(topics) == 1 else dict.fromkeys(map(topic_key, topics)):
-            topic_groups.setdefault(topic, []).append(listing)
-        provider_groups.setdefault(listing.provider.key, []).append(listing)
-    # An empty document still needs a plausible, stable "updated": the newest
-    # entry of its group, or for a group with none left, its last known time.
-    last_known = {(k.kind, k.slug): k.updated for k in known}
-    drafts: list[Draft] = []
+    newest = entries[0].published_at if entries else last_updated
+    head = tuple(entries[: site.max_items])
+    older_count = max(total - site.max_items, 0) if site.archives else 0
+    pages = archive_pages(older_count, site.archive_page_size)
+    drafts = [Draft(key, group, name, head, total, newest, pages=len(pages))]
+    older = entries[site.max_items :]
+    for number, (start, end) in enumerate(pages, start=1):
+        if number < first_page:
+            continue
+        page_entries = tuple(older[start:end])
+        if len(page_entries) != end - start:
+            raise ValueError(f"{key.folder}: page {number} needs entries {start}-{end} of {len(older)} at hand")
+        updated = page_entries[0].published_at if page_entries else newest
+        drafts.append(Draft(key, group, name, page_entries, total, updated, number, len(pages)))
+    return drafts
 
-    def draft(key: FeedKey, group: str, name: str, members: Sequence[Listing]) -> None:
-        newest = members[0].published_at if members else last_known.get((key.kind, key.slug))
-        older = members[site.max_items :] if site.archives else ()
-        pages = archive_pages(len(older), site.archive_page_size)
-        head = tuple(members[: site.max_items])
-        drafts.append(Draft(key, group, name, head, len(members), newest, pages=len(pages)))
-        for number, (start, end) in enumerate(pages, start=1):
-            entries = tuple(older[start:end])
-            updated = entries[0].published_at if entries else newest
-            drafts.append(Draft(key, group, name, entries, len(members), updated, number, len(pages)))
 
-    draft(FeedKey(FeedKind.ALL, "all"), "", site.title, listings)
-    for kind, names in ((FeedKind.TOPIC, topic_names), (FeedKind.PROVIDER, provider_names)):
-        previous = {k.group: k for k in known if k.kind is kind}
-        names = {**{group: k.name for group, k in previous.items()}, **names}
-        slugs = assign_slugs(names, kind, {group: k.slug for group, k in previous.items()})
-        for key, name in names.items():
-            draft(FeedKey(kind, slugs[key]), key, name, groups[kind].get(key, []))
-    drafts.sort(key=lambda d: (d.key.sort_key, d.page or 0))
-    return Plan(tuple(drafts), topic_names, provider_names)
+def page_count(total: int, site: Site) -> int:
+    """How many archive pages a group of ``total`` entries has."""
+    return len(archive_pages(max(total - site.max_items, 0), site.archive_page_size)) if site.archives else 0
+
+
+def first_changed_page(total: int, older: int, site: Site) -> int:
+    """The first archive page a change can reach, when ``older`` of a group's ``total`` entries are older than it.
+
+    Pages fill from the oldest, so a page whose entries are all older than the
+    oldest entry that came or went keeps its entries (RFC 5005 §4).
+    """
+    return min(older, max(total - site.max_items, 0)) // site.archive_page_size + 1
 
 
 def archive_pages(count: int, size: int) -> list[tuple[int, int]]:

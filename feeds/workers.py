@@ -1,9 +1,13 @@
-"""Worker processes for one build, shared by parsing and rendering."""
+"""Worker processes for one build, shared by scanning, parsing and rendering."""
 
 from __future__ import annotations
 
+import ctypes
+import ctypes.util
 import multiprocessing
 import os
+import signal
+import sys
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import Future, ProcessPoolExecutor
@@ -29,6 +33,19 @@ class Workers:
         self.count = count if count is not None else min(os.cpu_count() or 1, 4)
         self._pool: ProcessPoolExecutor | None = None
 
+    def start(self) -> None:
+        """Fork the processes now (before the build holds much memory or opens its database)."""
+        if self._pool is None and self.count >= 2:
+            self._pool = ProcessPoolExecutor(
+                self.count,
+                mp_context=multiprocessing.get_context("fork"),
+                initializer=_die_with_parent,
+                initargs=(os.getpid(),),
+            )
+            # Forked lazily by the executor: submit one no-op per worker so they exist now.
+            for future in [self._pool.submit(os.getpid) for _ in range(self.count)]:
+                future.result()
+
     def map(self, function: Callable[[T], R], items: Iterable[T]) -> Iterator[R]:
         """``function`` over ``items`` in the worker processes; results in order, as they come.
 
@@ -36,8 +53,10 @@ class Workers:
         awaited, so neither the items on their way nor the results waiting
         to be taken pile up in memory when the taker is the slower side.
         """
-        if self._pool is None:
-            self._pool = ProcessPoolExecutor(self.count, mp_context=multiprocessing.get_context("fork"))
+        self.start()
+        if self._pool is None:  # one process: here
+            yield from map(function, items)
+            return
         pool = self._pool
         waiting: deque[Future[R]] = deque()
         try:
@@ -62,3 +81,16 @@ class Workers:
         self, kind: type[BaseException] | None, error: BaseException | None, trace: TracebackType | None
     ) -> None:
         self.close()
+
+
+def _die_with_parent(parent: int) -> None:
+    """Worker start: end when the build's process ends, however it ends (kill -9, the OOM killer).
+
+    Otherwise the workers would wait for work forever, holding memory and
+    whatever the build had open.
+    """
+    if sys.platform.startswith("linux"):
+        libc = ctypes.CDLL(ctypes.util.find_library("c"), use_errno=True)
+        libc.prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
+    if os.getppid() != parent:  # the parent died before the line above ran
+        os._exit(1)

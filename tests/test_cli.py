@@ -137,7 +137,7 @@ def test_build_writes_a_json_report_and_uses_a_cache_beside_the_output(runner: C
     assert runner.invoke(main, args).exit_code == 0
     second = json.loads(report.read_text(encoding="utf-8"))
     assert first["records"]["parsed"] == 44 and second["records"]["parsed"] == 0
-    assert len(first["files"]["written"]) == 97 and second["files"] == {"written": [], "unchanged": 97}
+    assert len(first["files"]["written"]) == 97 and second["files"] == {"written": [], "unchanged": 97, "removed": []}
     assert second["records"]["published"] == 34 and second["next_due"] == "2031-05-01T09:00:00Z"
     assert second["problems"] == [
         {
@@ -152,7 +152,7 @@ def test_build_writes_a_json_report_and_uses_a_cache_beside_the_output(runner: C
 
 
 def test_a_second_build_of_the_same_output_exits_3(runner: CliRunner, tmp_path: Path) -> None:
-    from feeds.publish import build_lock
+    from feeds.writing import build_lock
 
     out = tmp_path / "out"
     with build_lock(out):

@@ -14,7 +14,7 @@ from reader import make_reader
 
 from feeds.model import Format, Record
 from feeds.publish import Report
-from feeds.records import read_records
+from feeds.reading import read_records
 from feeds.selection import newest_first, topic_key
 
 from .conftest import NOW, SEEDS

@@ -78,8 +78,9 @@ def test_serve_marks_full_archive_pages_immutable_and_follows_the_manifest(tmp_p
         # Withdraw every record: the archive pages go, and the policy follows the new manifest.
         for path in records.iterdir():
             path.write_bytes(path.read_bytes().replace(b"published: true", b"published: false"))
-        build(records, out, site, NOW)
+        build(records, out, site, NOW, allow_shrink=True)
         assert json.loads((out / "manifest.json").read_text())["feeds"][0]["archive_pages"] == 0
+        assert not (out / "all" / "archive").exists()  # withdrawn stories leave no page behind
         assert cache_control("all/rss.xml") == "public, max-age=120"
     finally:
         server.shutdown()

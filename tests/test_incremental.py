@@ -18,7 +18,8 @@ import pytest
 from feeds.cache import CHANGES_FILE, INDEX_FILE, ParseCache
 from feeds.errors import BusyError, OutputError
 from feeds.model import Problem, Site
-from feeds.publish import build, build_lock
+from feeds.publish import build
+from feeds.writing import build_lock
 
 from .conftest import NOW, SEEDS, record_file
 

@@ -22,7 +22,7 @@ import pytest
 from feeds.config import load_site
 from feeds.model import Site
 from feeds.publish import build
-from feeds.records import read_records
+from feeds.reading import read_records
 
 ROOT = Path(__file__).parent.parent
 NOW = datetime(2026, 11, 26, tzinfo=UTC)

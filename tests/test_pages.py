@@ -23,7 +23,7 @@ from lxml import etree, html
 from feeds.model import Feed, FeedKind, Format, Image, Provider, RelatedLink, Site
 from feeds.pages import INDEX, OPML, XSL, XSL_NOTE, render_pages
 from feeds.publish import Report, check_path, read_known
-from feeds.records import read_records
+from feeds.reading import read_records
 from feeds.renderers import render
 from feeds.renderers.content import self_url
 from feeds.selection import KnownFeed, plan_feeds, select

@@ -16,7 +16,7 @@ from feeds.cache import ParseCache
 from feeds.codec import decode_record, encode_record, from_micros, to_micros
 from feeds.model import Provider, RelatedLink, Site
 from feeds.publish import build
-from feeds.records import read_records
+from feeds.reading import read_records
 from feeds.selection import Shortlist, plan, plan_feeds, select, topic_key
 
 from .conftest import DATA, NOW, SEEDS, make_record, record_file

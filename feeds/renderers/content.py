@@ -9,7 +9,7 @@ from html import escape
 from pathlib import PurePosixPath
 from urllib.parse import urlsplit
 
-from ..model import Draft, Feed, FeedKind, Format, Image, Record, Site
+from ..model import AnyDocument, Feed, FeedKind, Format, Image, Record, Site
 
 # Shown in the HTML of each entry; readers that ignore rel="related" still show it.
 RELATED_HEADING = "Related coverage"
@@ -17,11 +17,11 @@ STYLESHEET = PurePosixPath("feed.xsl")  # the XSLT every RSS and Atom file names
 MONTHS = ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec")
 
 
-def feed_title(feed: Draft, site: Site) -> str:
+def feed_title(feed: AnyDocument, site: Site) -> str:
     return site.title if feed.key.kind is FeedKind.ALL else f"{site.title}: {feed.name}"
 
 
-def feed_description(feed: Draft, site: Site) -> str:
+def feed_description(feed: AnyDocument, site: Site) -> str:
     if feed.key.kind is FeedKind.TOPIC:
         return f"The newest stories about {feed.name}."
     if feed.key.kind is FeedKind.PROVIDER:
@@ -29,12 +29,12 @@ def feed_description(feed: Draft, site: Site) -> str:
     return site.description or "The newest stories from every provider."
 
 
-def feed_id(feed: Draft, site: Site) -> str:
+def feed_id(feed: AnyDocument, site: Site) -> str:
     """A feed's permanent id: its folder's URL, which never changes once published."""
     return site.url(f"{feed.key.folder}/")
 
 
-def self_url(feed: Draft, site: Site, fmt: Format) -> str:
+def self_url(feed: AnyDocument, site: Site, fmt: Format) -> str:
     return site.url(feed.path(fmt))
 
 

@@ -1,0 +1,187 @@
+"""Every output file of a build: its path, a digest of what it is made from, and how it is made.
+
+All paths are planned and checked before anything is written: no two
+documents share a path, and no path can leave the output folder.
+"""
+
+from __future__ import annotations
+
+import enum
+import hashlib
+import itertools
+import re
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from dataclasses import dataclass, replace
+from datetime import datetime
+from pathlib import PurePosixPath
+
+from . import pages
+from .errors import OutputError
+from .manifest import MANIFEST, manifest_json
+from .model import Draft, Feed, FeedKey, Format, Site
+from .planning import Plan
+from .renderers import render
+from .renderers.jsonfeed import RELATED_DOC, related_doc_html
+from .version import __version__
+from .workers import Workers
+
+PARALLEL_RENDER = 200  # files to render before a second process pays off
+_SAFE_PART = re.compile(r"[a-z0-9][a-z0-9.\-]*")
+
+
+class OutputKind(enum.Enum):
+    """What an output file is: one format of a feed document, a feed's page, or a file of the whole site."""
+
+    RSS = "rss"
+    ATOM = "atom"
+    JSON = "json"
+    PAGE = "page"  # the feed's index.html
+    SITE = "site"  # index.html, the OPML list, the stylesheet, the manifest ...
+
+    @property
+    def format(self) -> Format | None:
+        return {OutputKind.RSS: Format.RSS, OutputKind.ATOM: Format.ATOM, OutputKind.JSON: Format.JSON}.get(self)
+
+
+_KIND_OF = {Format.RSS: OutputKind.RSS, Format.ATOM: OutputKind.ATOM, Format.JSON: OutputKind.JSON}
+
+
+@dataclass(frozen=True)
+class Output:
+    """One planned file. A document's files are rendered from its ``draft``; a site file has its own ``make``."""
+
+    path: PurePosixPath
+    kind: OutputKind
+    digest: str | None = None  # None: always made, then compared byte for byte
+    draft: Draft | None = None
+    make: Callable[[], bytes] | None = None
+
+
+def check_path(path: PurePosixPath) -> None:
+    """Refuse any planned path that could leave the output folder or upset a filesystem."""
+    if path.is_absolute() or not all(_SAFE_PART.fullmatch(part) and len(part) <= 80 for part in path.parts):
+        raise OutputError(f"{path}: unsafe output path")
+
+
+def document_paths(key: FeedKey, pages_count: int) -> list[PurePosixPath]:
+    """Every file of a feed: its formats and page, and each format of each archive page."""
+    paths = [key.path(fmt) for fmt in Format] + [key.folder / pages.INDEX]
+    paths += [key.folder / "archive" / str(page) / fmt.value for page in range(1, pages_count + 1) for fmt in Format]
+    return paths
+
+
+def site_digest(site: Site) -> str:
+    """What every file depends on besides its entries: the release and the settings."""
+    return hashlib.blake2b(repr((__version__, site)).encode("utf-8"), digest_size=16).hexdigest()
+
+
+def document_digest(draft: Draft, plan: Plan, settings: str) -> str:
+    """Changes whenever anything a document's files are made from changes.
+
+    An entry stands for its file's digest (which stands for everything parsed
+    from it) and the names selection gives its topics and provider. An
+    archive page depends on whether a newer page follows it, not on how many
+    pages there are or how large the group is.
+    """
+    if draft.page is None:
+        head: object = replace(draft, entries=())
+    else:
+        head = (draft.key, draft.group, draft.name, draft.updated, draft.page, draft.page < draft.pages)
+    entries = [f"{plan.entries[entry.path].digest.hex()} {plan.names(entry)!r}" for entry in draft.entries]
+    return hashlib.blake2b(repr((settings, head, entries)).encode("utf-8"), digest_size=16).hexdigest()
+
+
+def plan_outputs(plan: Plan, site: Site, next_due: datetime | None = None) -> tuple[list[Output], set[str]]:
+    """The files to make (every drafted document's, then the site's) and the path of every file the build keeps.
+
+    Paths are checked: none is unsafe, and no two documents share one.
+    """
+    settings = site_digest(site)
+    outputs: list[Output] = []
+    owners: dict[PurePosixPath, str] = {}
+    planned: set[str] = set()
+    for draft in plan.heads:
+        owner = f"{draft.key.kind.name.lower()} {draft.name!r}"
+        for path in document_paths(draft.key, plan.pages[draft.key]):
+            if path in owners:
+                raise OutputError(f"{path}: both {owners[path]} and {owner} would be written here")
+            check_path(path)
+            owners[path] = owner
+            planned.add(str(path))
+    for draft in plan.drafts:
+        digest = document_digest(draft, plan, settings)
+        for fmt in Format:
+            outputs.append(Output(draft.path(fmt), _KIND_OF[fmt], f"{digest}-{fmt.name}", draft))
+        if draft.page is None:
+            outputs.append(Output(draft.key.folder / pages.INDEX, OutputKind.PAGE, f"{digest}-HTML", draft))
+    heads = tuple(sorted(plan.heads, key=lambda draft: draft.key.sort_key))
+    site_files: list[tuple[PurePosixPath, Callable[[], bytes]]] = [
+        (pages.INDEX, lambda: pages.index_html(heads, site).encode("utf-8")),
+        (pages.OPML, lambda: pages.opml(heads, site)),
+        (pages.XSL, lambda: pages.stylesheet(site)),
+        (PurePosixPath(RELATED_DOC), lambda: related_doc_html(site)),
+        (MANIFEST, lambda: manifest_json(heads, site, next_due)),
+    ]
+    for path, make in site_files:
+        outputs.append(Output(path, OutputKind.SITE, make=make))
+        planned.add(str(path))
+    return outputs, planned
+
+
+def render_files(feed: Feed, site: Site, kinds: tuple[OutputKind, ...]) -> list[bytes]:
+    """A document's files of the given kinds: the unit of parallel rendering."""
+    made = []
+    for kind in kinds:
+        fmt = kind.format
+        made.append(pages.feed_html(feed, site).encode("utf-8") if fmt is None else render(feed, site, fmt))
+    return made
+
+
+def _render_batch(batch: list[tuple[Feed, Site, tuple[OutputKind, ...]]]) -> list[list[bytes]]:
+    return [render_files(feed, site, kinds) for feed, site, kinds in batch]
+
+
+def make_all(outputs: Sequence[Output], feeds: Mapping[int, Feed], site: Site, workers: Workers) -> Iterator[bytes]:
+    """The bytes of ``outputs``, in order, as they are made; documents in the worker processes when many.
+
+    ``feeds`` holds, by the id of its draft, each document whose files are among ``outputs``.
+    """
+    groups: dict[int, list[int]] = {}  # each document's outputs, by position, rendered together
+    for index, output in enumerate(outputs):
+        if output.draft is not None:
+            groups.setdefault(id(output.draft), []).append(index)
+    jobs = [(feeds[key], site, tuple(outputs[i].kind for i in ix)) for key, ix in groups.items()]
+    if workers.count < 2 or len(outputs) < PARALLEL_RENDER:
+        done: Iterator[list[bytes]] = (render_files(*job) for job in jobs)
+    else:
+        size = max(1, len(jobs) // (workers.count * 4))
+        batches = [jobs[i : i + size] for i in range(0, len(jobs), size)]
+        done = (files for batch in workers.map(_render_batch, batches) for files in batch)
+    made: dict[int, bytes] = {}
+    for index, output in enumerate(outputs):
+        if output.make is not None:
+            yield output.make()
+            continue
+        if index not in made:
+            made.update(zip(groups[id(output.draft)], next(done), strict=True))
+        yield made.pop(index)
+
+
+def chunks(outputs: Sequence[Output], entries: int) -> Iterator[list[Output]]:
+    """``outputs`` in order, in pieces whose documents hold about ``entries`` entries at most.
+
+    A piece ends between documents, never inside one: a document's files are
+    next to each other in ``outputs`` (the site's files count none).
+    """
+    chunk: list[Output] = []
+    count = 0
+    for _, run in itertools.groupby(outputs, key=lambda output: id(output.draft)):
+        files = list(run)
+        size = 0 if files[0].draft is None else len(files[0].draft.entries)
+        if chunk and count + size > entries:
+            yield chunk
+            chunk, count = [], 0
+        chunk += files
+        count += size
+    if chunk:
+        yield chunk

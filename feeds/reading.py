@@ -1,0 +1,240 @@
+"""The read stage of a build: scan the records folder, parse what changed, bring the store up to date.
+
+Files are read and parsed in the worker processes when there are many. Each
+comes back as plain values (``store.Parsed``) and its record packed; while
+many are read, ``selection.Shortlist`` says which packed records could still
+reach a feed, and only those are held.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import marshal
+import os
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+from .codec import EPOCH, decode_problems, encode_problems, encode_record, from_micros, to_micros
+from .model import Listing, Problem, Provider, Record
+from .records import MAX_FILE_BYTES, ParseResult, parse_record, read_raw
+from .scan import Seen, join, scan, walk
+from .selection import Shortlist
+from .store import Delta, Parsed, Store
+from .workers import Workers
+
+PARALLEL_FROM = 1_000  # files to parse before the worker processes pay off
+
+Progress = Callable[[int, int], None]
+
+
+@dataclass(frozen=True)
+class Reading:
+    """What the read stage did, and the packed records it holds for rendering."""
+
+    delta: Delta
+    parsed: int  # files read and parsed
+    reused: int  # files taken as the store had them
+    removed: int  # files gone since the last build
+    problems: tuple[Problem, ...]  # of the folder itself (a folder that cannot be listed)
+    fresh: dict[str, bytes]  # path -> packed record, of files parsed now that may be rendered
+
+    @property
+    def changed(self) -> bool:
+        return bool(self.parsed or self.removed or self.delta.entered or self.delta.left)
+
+
+def parse_batch(jobs: list[tuple[str, str, int]]) -> list[tuple[Any, ...]]:
+    """Worker: stat, read and parse files; each as the plain values of a ``Parsed`` and its packed record.
+
+    The stat comes first: should the file change while it is read, its mtime
+    differs from the one recorded and the next build reads it again. A file
+    gone since the scan comes back with a size of None.
+    """
+    out: list[tuple[Any, ...]] = []
+    for root, path, max_bytes in jobs:
+        full = join(root, path)
+        try:
+            stat = os.stat(full)
+            size, mtime = stat.st_size, stat.st_mtime_ns
+        except FileNotFoundError:  # gone since the scan (or a dangling link): as if never there
+            out.append((path, None, 0, b"", None, None, b""))
+            continue
+        except OSError:
+            size, mtime = -1, -1  # matches no file: read again next time
+        raw = read_raw(full, max_bytes)
+        if isinstance(raw, Problem):
+            out.append((path, size, mtime, b"", marshal.dumps(encode_problems((raw,))), None, b""))
+            continue
+        result = parse_record(full, raw)
+        problems = marshal.dumps(encode_problems(result.problems)) if result.problems else None
+        digest = hashlib.blake2b(raw, digest_size=16).digest()
+        record = result.record
+        if record is None:
+            out.append((path, size, mtime, digest, problems, None, b""))
+            continue
+        packed = marshal.dumps(encode_record(record))
+        out.append((path, size, mtime, digest, problems, _listing_values(record), packed))
+    return out
+
+
+def _listing_values(record: Record) -> tuple[Any, ...]:
+    provider = record.provider
+    return (
+        record.url,
+        to_micros(record.published_at),
+        record.is_published,
+        record.topics,
+        (provider.name, provider.key, provider.url),
+    )
+
+
+def _listing(root: str, parsed: Parsed) -> Listing:
+    assert parsed.listing is not None
+    url, micros, is_published, topics, provider = parsed.listing
+    return Listing(join(root, parsed.path), url, from_micros(micros), is_published, topics, Provider(*provider))
+
+
+def read(
+    source: Path,
+    store: Store,
+    workers: Workers,
+    now: datetime,
+    *,
+    max_bytes: int = MAX_FILE_BYTES,
+    shortlist: Shortlist | None = None,
+    progress: Progress | None = None,
+) -> Reading:
+    """Bring ``store`` up to date with ``source`` as of ``now`` (inside the caller's transaction)."""
+    started = time.time_ns()  # before any stat: the next scan judges mtimes by it
+    root = str(source)
+    changes = scan(source, store, workers, started)
+    before = store.counts.files
+    fresh: dict[str, bytes] = {}
+    parsed = removed = 0
+    signatures = changes.signatures
+
+    def take(batch: list[tuple[Any, ...]]) -> None:
+        nonlocal removed
+        items: list[Parsed] = []
+        vanished: list[str] = []
+        for path, size, mtime, digest, problems, listing, packed in batch:
+            if size is None:
+                vanished.append(path)
+                continue
+            item = Parsed(path, size, mtime, digest, problems, listing)
+            items.append(item)
+            seen = seen_stats.get(path)
+            if seen != (size, mtime):  # changed between the scan and the read: no signature to trust
+                signatures[path.rpartition("/")[0]] = None
+            if listing is None:
+                continue
+            full = join(root, path)
+            fresh[full] = packed
+            if shortlist is not None:
+                for dropped in shortlist.offer(_listing(root, item)):
+                    fresh.pop(dropped, None)
+        known_vanished = [path for path in vanished if path in changes.known]
+        store.change_files(items, known_vanished, changes.known)
+        removed += len(known_vanished)
+
+    seen_stats = {path: (size, mtime) for path, size, mtime in changes.todo}
+    _parse(root, changes.todo, max_bytes, workers, take, progress)
+    parsed = len(changes.todo) - removed
+    store.change_files([], changes.removed, {})
+    store.set_signatures(signatures, changes.gone)
+    store.set_meta("read_ns", str(started))
+    delta = store.update_visibility(now)
+    removed += len(changes.removed)
+    reused = before - len(changes.known) - len(changes.removed)
+    return Reading(delta, parsed, reused, removed, tuple(changes.problems), fresh)
+
+
+def _parse(
+    root: str,
+    todo: list[Seen],
+    max_bytes: int,
+    workers: Workers,
+    take: Callable[[list[tuple[Any, ...]]], None],
+    progress: Progress | None,
+) -> None:
+    """Parse the files of ``todo``, handing each batch of results to ``take``, in order."""
+    jobs = [(root, path, max_bytes) for path, _, _ in todo]
+    if workers.count < 2 or len(jobs) < PARALLEL_FROM:
+        for done, job in enumerate(jobs):
+            take(parse_batch([job]))
+            if progress:
+                progress(done + 1, len(jobs))
+        return
+    size = max(50, len(jobs) // (workers.count * 8))
+    batches = [jobs[i : i + size] for i in range(0, len(jobs), size)]
+    for number, batch in enumerate(workers.map(parse_batch, batches)):
+        take(batch)
+        if progress:
+            progress(min((number + 1) * size, len(jobs)), len(jobs))
+
+
+def reparse(paths: list[str], root: str, max_bytes: int, workers: Workers) -> dict[str, tuple[bytes, bytes]]:
+    """Parse these files again (records the store no longer holds): relative path -> (digest, packed record).
+
+    A file that no longer parses, or is gone, is left out.
+    """
+    found: dict[str, tuple[bytes, bytes]] = {}
+
+    def take(batch: list[tuple[Any, ...]]) -> None:
+        for path, size, _, digest, _, listing, packed in batch:
+            if size is not None and listing is not None:
+                found[path] = (digest, packed)
+
+    _parse(root, [(path, 0, 0) for path in paths], max_bytes, workers, take, None)
+    return found
+
+
+@dataclass(frozen=True)
+class Checked:
+    """Every record file of a folder, checked: how many there are and every problem, in path order."""
+
+    files: int
+    problems: tuple[Problem, ...]
+
+
+def check(source: Path, *, max_bytes: int = MAX_FILE_BYTES, workers: Workers | None = None) -> Checked:
+    """Read every record file below ``source`` as a build does, writing nothing."""
+    store = Store.open(None, "check")
+    pool = workers or Workers(1)
+    try:
+        store.begin()
+        # Which records are visible does not matter here, only what is wrong with each file.
+        reading = read(source, store, pool, EPOCH, max_bytes=max_bytes)
+        problems = [*reading.problems]
+        for path, packed in store.problems():
+            problems.extend(decode_problems(marshal.loads(packed), join(str(source), path)))  # noqa: S302 - ours
+        return Checked(store.counts.files, tuple(sorted(problems, key=lambda p: p.path)))
+    finally:
+        store.close()
+
+
+def read_records(folder: Path, *, max_bytes: int = MAX_FILE_BYTES) -> tuple[tuple[Record, ...], tuple[Problem, ...]]:
+    """All records below ``folder`` and every problem found, both in path order, in this process.
+
+    The files are found as a build's scan finds them and parsed as a build parses them.
+    """
+    records: list[Record] = []
+    problems: list[Problem] = []
+    root = str(folder)
+    paths: list[str] = []
+    for listed in walk(root):
+        if listed.problem is not None:
+            problems.append(Problem(join(root, listed.folder), f"cannot list this folder ({listed.problem})"))
+        paths.extend(path for path, _, _ in listed.files or ())
+    for path in sorted(paths):
+        full = join(root, path)
+        raw = read_raw(full, max_bytes)
+        result = ParseResult(None, (raw,)) if isinstance(raw, Problem) else parse_record(full, raw)
+        problems.extend(result.problems)
+        if result.record is not None:
+            records.append(result.record)
+    return tuple(records), tuple(problems)

@@ -1,0 +1,67 @@
+"""What a build did: the summary line, ``--report``'s JSON and what scripts read."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from .model import Problem, Severity
+from .renderers.content import rfc3339
+
+
+@dataclass(frozen=True)
+class Report:
+    """What a build did: for the summary line, ``--report`` and scripts."""
+
+    read: int
+    published: int
+    unpublished: int
+    scheduled: int
+    duplicates: int
+    problems: tuple[Problem, ...]
+    feeds: int
+    written: tuple[str, ...]
+    unchanged: int
+    next_due: datetime | None = None
+    feeds_changed: tuple[str, ...] = ()
+    urls_changed: tuple[str, ...] = ()  # feed (not archive) URLs whose bytes changed, for WebSub
+    parsed: int = 0
+    reused: int = 0
+    removed: tuple[str, ...] = ()  # output files no build makes any more, removed
+    warnings: tuple[str, ...] = ()  # what an operator should know: a cache made again, a stray file
+    timings: Mapping[str, float] = field(default_factory=dict)
+
+    @property
+    def rejected(self) -> int:
+        return sum(1 for p in self.problems if p.severity is Severity.ERROR)
+
+    def summary(self) -> str:
+        return (
+            f"{self.read} records read: {self.published} published, "
+            f"{self.unpublished} unpublished, {self.scheduled} scheduled for later, "
+            f"{self.duplicates} duplicate URLs, {self.rejected} rejected; "
+            f"{self.feeds} feeds, {len(self.written)} files written, {self.unchanged} unchanged"
+        )
+
+    def as_json(self) -> dict[str, Any]:
+        return {
+            "version": 1,
+            "records": {
+                "read": self.read,
+                "published": self.published,
+                "unpublished": self.unpublished,
+                "scheduled": self.scheduled,
+                "duplicates": self.duplicates,
+                "rejected": self.rejected,
+                "parsed": self.parsed,
+                "from_cache": self.reused,
+            },
+            "next_due": None if self.next_due is None else rfc3339(self.next_due),
+            "feeds": {"total": self.feeds, "changed": list(self.feeds_changed)},
+            "files": {"written": list(self.written), "unchanged": self.unchanged, "removed": list(self.removed)},
+            "warnings": list(self.warnings),
+            "problems": [p.as_dict() for p in self.problems],
+            "timings": {name: round(seconds, 4) for name, seconds in self.timings.items()},
+        }
