@@ -119,6 +119,26 @@ def _build(source: Path, out_dir: Path, site: Site, now: datetime, options: Opti
         gc.unfreeze()  # the build froze what it read; a process that goes on needs it collected
 
 
+def documents(
+    source: Path,
+    site: Site,
+    now: datetime,
+    *,
+    known: Sequence[KnownFeed] = (),
+    max_bytes: int = MAX_FILE_BYTES,
+) -> tuple[Feed, ...]:
+    """Every feed document a build of ``source`` would publish, with full records; nothing is written.
+
+    ``known`` are the feeds an earlier build published (their slugs stay).
+    """
+    with Workers(1) as pool:
+        store = Store.open(None, store_key(max_bytes))
+        try:
+            return Build(source, None, site, now, Options(max_bytes=max_bytes), store, pool).documents(known)
+        finally:
+            store.close()
+
+
 class _Clock:
     def __init__(self) -> None:
         self.laps: dict[str, float] = {}
@@ -146,17 +166,17 @@ class Build:
     def __init__(
         self,
         source: Path,
-        out_dir: Path,
+        out_dir: Path | None,
         site: Site,
         now: datetime,
         options: Options,
         store: Store,
         workers: Workers,
     ) -> None:
-        self.source, self.root, self.out_dir = source, str(source), out_dir
+        self.source, self.root, self.out_dir = source, str(source), out_dir or Path(".")
         self.site, self.now, self.options = site, now, options
         self.store, self.workers = store, workers
-        self.tree = OutputTree(out_dir)
+        self.tree = OutputTree(self.out_dir)
         self.clock = _Clock()
         self.warnings: list[str] = []
         self._reparsed: dict[str, bytes] = {}  # packed records parsed again for rendering
@@ -231,6 +251,13 @@ class Build:
         fresh = set(written) | (unfinished & planned)
         heads = len(drafted.heads)
         return self._report(reading, problems, heads, tuple(written), tuple(removed), len(planned), fresh)
+
+    def documents(self, known: Sequence[KnownFeed]) -> tuple[Feed, ...]:
+        """Read, plan every document and fetch its records, as ``run`` does before it renders."""
+        self.store.begin()
+        reading = read(self.source, self.store, self.workers, self.now, max_bytes=self.options.max_bytes)
+        drafted = plan(self.store, self.site, self.root, known, reading.delta, everything=True)
+        return tuple(self._complete(drafted.drafts, drafted, reading))
 
     def _problems(self, reading: Reading) -> tuple[Problem, ...]:
         found = [*reading.problems]

@@ -14,8 +14,8 @@ from datetime import UTC, datetime
 from pathlib import Path, PurePosixPath
 
 import pytest
-
 from feeds.cache import CHANGES_FILE, INDEX_FILE, ParseCache
+
 from feeds.errors import BusyError, OutputError
 from feeds.model import Problem, Site
 from feeds.publish import build

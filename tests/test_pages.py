@@ -20,16 +20,16 @@ import listparser
 import pytest
 from lxml import etree, html
 
+from feeds.manifest import read_manifest
 from feeds.model import Feed, FeedKind, Format, Image, Provider, RelatedLink, Site
-from feeds.pages import INDEX, OPML, XSL, XSL_NOTE, render_pages
-from feeds.publish import Report, check_path, read_known
-from feeds.reading import read_records
+from feeds.outputs import check_path
+from feeds.pages import INDEX, OPML, XSL, XSL_NOTE
+from feeds.publish import Report, build, documents
 from feeds.renderers import render
 from feeds.renderers.content import self_url
-from feeds.selection import KnownFeed, plan_feeds, select
 from feeds.serve import make_server
 
-from .conftest import NOW, SEEDS, SITE, make_record
+from .conftest import NOW, SEEDS, SITE, documents_of, make_record, tree, tree_of, write_records
 
 FEED_TYPES = {"application/rss+xml", "application/atom+xml", "application/feed+json"}
 SCRIPT = "<script>alert(1)</script>"
@@ -39,15 +39,23 @@ HOSTILE = (SCRIPT, BREAKOUT, "{{main}}")  # the last would inject a page into a 
 
 @pytest.fixture(scope="module")
 def feeds(built: tuple[Path, Report], seed_site: Site) -> tuple[Feed, ...]:
-    """The feeds of the seed build, planned as publish.build plans them."""
+    """The feeds of the seed build, as the build publishes them."""
     out, _ = built
-    records, _ = read_records(SEEDS)
-    return plan_feeds(select(records, NOW), seed_site, read_known(out))
+    return tuple(f for f in documents(SEEDS, seed_site, NOW, known=read_manifest(out).known) if f.page is None)
+
+
+def discovery(files: dict[PurePosixPath, bytes]) -> dict[PurePosixPath, bytes]:
+    """The discovery files of a built tree: the index, every feed's page, the OPML list and the XSLT."""
+    return {
+        path: data
+        for path, data in files.items()
+        if path.suffix in (".html", ".opml", ".xsl") and path.parts[0] != "extensions"
+    }
 
 
 @pytest.fixture(scope="module")
-def pages(feeds: tuple[Feed, ...], seed_site: Site) -> dict[PurePosixPath, bytes]:
-    return render_pages(feeds, seed_site)
+def pages(built: tuple[Path, Report]) -> dict[PurePosixPath, bytes]:
+    return discovery(tree(built[0]))
 
 
 @pytest.fixture(scope="module")
@@ -67,7 +75,11 @@ def hostile_feeds() -> tuple[Feed, ...]:
         images=(Image("https://img.example.com/a.jpg?a=1&b=2", 640, 480, f"Alt {evil}"),),
         related=(RelatedLink("https://other.example.org/x?y=1&z=2", f"Related {evil}", provider=provider),),
     )
-    return plan_feeds(select([record, replace(record, url="https://evil.example/2")], NOW), SITE)
+    return tuple(d for d in documents_of([record, replace(record, url="https://evil.example/2")]) if d.page is None)
+
+
+def hostile_pages() -> dict[PurePosixPath, bytes]:
+    return discovery(tree_of([record for record in hostile_feeds()[0].entries]))
 
 
 def strict_html5(data: bytes) -> Any:
@@ -88,13 +100,18 @@ def test_one_page_per_feed_plus_index_opml_and_xsl(feeds: tuple[Feed, ...], page
     expected = {INDEX, OPML, XSL} | {feed.key.folder / INDEX for feed in feeds}
     assert set(pages) == expected
     for path in pages:
-        check_path(path)  # what publish.render_tree demands of every output path
+        check_path(path)  # what a build demands of every output path
 
 
-def test_output_is_deterministic_and_ignores_input_order(feeds: tuple[Feed, ...], seed_site: Site) -> None:
-    first = render_pages(feeds, seed_site)
-    assert render_pages(tuple(reversed(feeds)), seed_site) == first
-    assert render_pages(feeds, seed_site) == first
+def test_output_is_deterministic_and_ignores_input_order(tmp_path: Path, seed_site: Site) -> None:
+    records = sorted(SEEDS.glob("*.txt"))
+    for name, order in (("forward", records), ("backward", records[::-1])):
+        folder = tmp_path / name / "records"
+        folder.mkdir(parents=True)
+        for number, path in enumerate(order):  # the same records under other names, read in another order
+            (folder / f"{number:03d}-{path.name}").write_bytes(path.read_bytes())
+        build(folder, tmp_path / name / "out", seed_site, NOW)
+    assert discovery(tree(tmp_path / "forward" / "out")) == discovery(tree(tmp_path / "backward" / "out"))
 
 
 def test_every_page_is_accessible_html5_without_scripts_or_external_assets(pages: dict[PurePosixPath, bytes]) -> None:
@@ -167,18 +184,21 @@ def test_feed_pages_show_every_entry_newest_first_with_autodiscovery(pages, feed
             assert [(a.text_content(), a.get("href")) for a in related] == [(r.title, r.url) for r in record.related]
 
 
-def test_an_emptied_feed_keeps_its_page_and_an_empty_build_still_makes_every_file() -> None:
-    known = [KnownFeed(FeedKind.TOPIC, "gone", "gone", "Gone")]
-    feeds = plan_feeds(select([make_record()], NOW), SITE, known)
-    pages = render_pages(feeds, SITE)
+def test_an_emptied_feed_keeps_its_page_and_an_empty_build_still_makes_every_file(tmp_path: Path) -> None:
+    write_records(tmp_path / "records", [make_record(path="a.txt"), make_record(path="b.txt", topics=("Gone",))])
+    build(tmp_path / "records", tmp_path / "out", SITE, NOW)
+    (tmp_path / "records" / "b.txt").unlink()
+    build(tmp_path / "records", tmp_path / "out", SITE, NOW)
+    pages = discovery(tree(tmp_path / "out"))
     page = pages[PurePosixPath("topics/gone/index.html")]
     strict_html5(page)
     doc = html.fromstring(page)
     assert "No stories" in doc.xpath("string(//main)")
     assert len(alternates(doc)) == 3
     [item] = html.fromstring(pages[INDEX]).xpath("//li[h3/a/@href='topics/gone/index.html']")
-    assert "0 stories" in item.text_content() and not item.xpath(".//time")
-    nothing = render_pages(plan_feeds(select([], NOW), SITE), SITE)
+    assert "0 stories" in item.text_content()
+    assert item.xpath("string(.//time/@datetime)") == "2025-03-14T08:15:00Z"  # when it last had a story
+    nothing = discovery(tree_of([]))
     assert set(nothing) == {INDEX, OPML, XSL, PurePosixPath("all/index.html")}
     root = etree.fromstring(nothing[OPML])
     assert root.find("head/dateModified") is None  # no entry has a time, and the clock is never read
@@ -189,7 +209,7 @@ def test_an_emptied_feed_keeps_its_page_and_an_empty_build_still_makes_every_fil
 def test_hostile_record_text_is_shown_as_text_never_as_markup() -> None:
     feeds = hostile_feeds()
     assert {feed.key.kind for feed in feeds} == set(FeedKind)
-    pages = render_pages(feeds, SITE)
+    pages = hostile_pages()
     for path, data in pages.items():
         text = data.decode("utf-8")
         for payload in HOSTILE[:2]:
@@ -267,8 +287,7 @@ def test_xsl_turns_rss_and_atom_into_a_readable_page(pages, feeds, built, name: 
 @pytest.mark.parametrize("fmt", [Format.RSS, Format.ATOM])
 def test_xsl_shows_markup_in_a_feed_as_text(fmt: Format) -> None:
     feeds = hostile_feeds()
-    pages = render_pages(feeds, SITE)
-    result = transform(pages, render(feeds[0], SITE, fmt))
+    result = transform(hostile_pages(), render(feeds[0], SITE, fmt))
     strict_html5(result)
     assert SCRIPT.encode() not in result and BREAKOUT.encode() not in result
     doc = html.fromstring(result)

@@ -22,6 +22,7 @@ import io
 import itertools
 import json
 import string
+import tempfile
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta, timezone
 from pathlib import Path, PurePosixPath
@@ -35,9 +36,11 @@ from hypothesis import strategies as st
 from lxml import etree
 
 from feeds.model import Feed, FeedKind, Format, Record, Severity, Site
-from feeds.publish import render_tree
+from feeds.publish import build, documents
 from feeds.records import ParseResult, parse_record
-from feeds.selection import plan_feeds, select, topic_key
+from feeds.selection import topic_key
+
+from .conftest import tree, tree_of
 
 ROOT = Path(__file__).parent.parent
 NOW = datetime(2026, 11, 26, tzinfo=UTC)
@@ -529,10 +532,18 @@ class Tree:
 
 
 def _build_tree(inputs: list[tuple[Spec, bytes]]) -> Tree:
-    results = [parse_record(f"records/{spec.index:03d}.txt", raw) for spec, raw in inputs]
-    records = [result.record for result in results if result.record is not None]
-    feeds = plan_feeds(select(records, NOW), SITE)
-    return Tree([spec for spec, _ in inputs], results, feeds, render_tree(feeds, SITE))
+    """The files as a build writes them, and its documents, through the build's own path."""
+    with tempfile.TemporaryDirectory() as folder:
+        records = Path(folder) / "records"
+        records.mkdir()
+        results = []
+        for spec, raw in inputs:
+            path = records / f"{spec.index:03d}.txt"
+            path.write_bytes(raw)
+            results.append(parse_record(str(path), raw))
+        feeds = documents(records, SITE, NOW)
+        build(records, Path(folder) / "out", SITE, NOW)
+        return Tree([spec for spec, _ in inputs], results, feeds, tree(Path(folder) / "out"))
 
 
 def _entry_ids(path: PurePosixPath, data: bytes) -> list[str]:
@@ -703,7 +714,6 @@ def test_a_title_that_looks_like_html_reads_as_written(title: str, fmt: Format) 
     )
     record = parse_record("x.txt", f"---\n{fields}\n---\n".encode()).record
     assert record is not None and record.title == title
-    feeds = plan_feeds(select([record], NOW), SITE)
-    data = render_tree(feeds, SITE)[PurePosixPath("all", fmt.value)]
+    data = tree_of([record])[PurePosixPath("all", fmt.value)]
     (entry,) = feedparser.parse(io.BytesIO(data)).entries
     assert _as_shown(entry.title_detail) == title

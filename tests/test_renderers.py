@@ -11,11 +11,10 @@ import pytest
 from lxml import etree
 
 from feeds import __version__
-from feeds.model import Feed, FeedKey, FeedKind, Format, Image, RelatedLink
+from feeds.model import Feed, FeedKey, FeedKind, Format, Image, Record, RelatedLink
 from feeds.renderers import render
-from feeds.selection import plan_feeds, select
 
-from .conftest import SITE, make_record
+from .conftest import SITE, documents_of, make_record
 
 NS = {
     "atom": "http://www.w3.org/2005/Atom",
@@ -35,8 +34,9 @@ RELATED = (
 )
 
 
-def all_feed(*records) -> Feed:  # type: ignore[no-untyped-def]
-    return plan_feeds(select(records, T0 + timedelta(days=365)), SITE)[0]
+def all_feed(*records: Record) -> Feed:
+    """The feed of all records that a build publishes for these."""
+    return documents_of(records, SITE, T0 + timedelta(days=365))[0]
 
 
 @pytest.fixture

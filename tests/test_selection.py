@@ -2,21 +2,36 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
 
 import pytest
 
-from feeds.model import FeedKind, Provider
-from feeds.selection import KnownFeed, assign_slugs, plan_feeds, select, slugify, topic_key
+from feeds.model import Feed, FeedKey, FeedKind, Provider, Record, Site
+from feeds.publish import build
+from feeds.report import Report
+from feeds.selection import KnownFeed, assign_slugs, slugify, topic_key
 
-from .conftest import SITE, make_record
+from .conftest import SITE, documents_of, make_record, write_records
 
 NOW = datetime(2026, 1, 1, tzinfo=UTC)
 T = datetime(2025, 6, 1, tzinfo=UTC)
 
 
-def test_only_published_records_whose_time_has_come() -> None:
+def selected(records: Iterable[Record], now: datetime = NOW, tmp: Path | None = None) -> tuple[list[Record], Report]:
+    """The feed of all records as a build publishes it (every entry), and the build's report."""
+    site = replace(SITE, max_items=10_000)
+    records = list(records)
+    feed = next(f for f in documents_of(records, site, now) if f.key.kind is FeedKind.ALL)
+    assert tmp is not None
+    write_records(tmp / "records", records)
+    return list(feed.entries), build(tmp / "records", tmp / "out", site, now, allow_shrink=True)
+
+
+def test_only_published_records_whose_time_has_come(tmp_path: Path) -> None:
     records = [
         make_record(url="https://a.example/1"),
         make_record(url="https://a.example/2", is_published=False),
@@ -24,46 +39,50 @@ def test_only_published_records_whose_time_has_come() -> None:
         make_record(url="https://a.example/4", published_at=NOW + timedelta(days=3)),
         make_record(url="https://a.example/5", published_at=NOW),
     ]
-    selection = select(records, NOW)
-    assert [r.url for r in selection.records] == ["https://a.example/5", "https://a.example/1"]
-    assert (selection.unpublished, selection.scheduled) == (1, 2)
-    assert selection.next_due == NOW + timedelta(seconds=1)
-    later = select(records, NOW + timedelta(days=3))
-    assert len(later.records) == 4 and later.scheduled == 0
+    entries, report = selected(records, NOW, tmp_path)
+    assert [r.url for r in entries] == ["https://a.example/5", "https://a.example/1"]
+    assert (report.unpublished, report.scheduled) == (1, 2)
+    assert report.next_due == NOW + timedelta(seconds=1)
+    later, report = selected(records, NOW + timedelta(days=3), tmp_path / "later")
+    assert len(later) == 4 and report.scheduled == 0
 
 
-def test_one_entry_per_url_the_newest_wins_whatever_the_order() -> None:
+def test_one_entry_per_url_the_newest_wins_whatever_the_order(tmp_path: Path) -> None:
     old = make_record(path="a.txt", title="Old", published_at=T)
     new = make_record(path="b.txt", title="New", published_at=T + timedelta(hours=1))
-    for records in ([old, new], [new, old]):
-        selection = select(records, NOW)
-        assert [r.title for r in selection.records] == ["New"]
-        assert selection.duplicates == 1
+    for number, records in enumerate(([old, new], [new, old], [replace(old, path="c.txt"), new])):
+        entries, report = selected(records, NOW, tmp_path / str(number))
+        assert [r.title for r in entries] == ["New"]
+        assert report.duplicates == 1 and report.published == 1
 
 
 def test_equal_times_for_one_url_are_decided_by_path_not_reading_order() -> None:
     a = make_record(path="a.txt", title="From a")
     b = make_record(path="b.txt", title="From b")
-    assert select([a, b], NOW).records[0].title == select([b, a], NOW).records[0].title == "From b"
+    for records in ([a, b], [b, a]):
+        assert [r.title for r in documents_of(records)[0].entries] == ["From b"]
+    assert [r.title for r in documents_of([replace(a, path="c.txt"), b])[0].entries] == ["From a"]
 
 
 def test_an_unpublished_or_scheduled_copy_never_replaces_the_published_one() -> None:
     live = make_record(path="a.txt", title="Live")
     hidden = make_record(path="b.txt", title="Hidden", is_published=False, published_at=T + timedelta(days=1))
-    assert [r.title for r in select([live, hidden], NOW).records] == ["Live"]
+    later = make_record(path="c.txt", title="Later", published_at=NOW + timedelta(days=1))
+    assert [r.title for r in documents_of([live, hidden, later], now=NOW)[0].entries] == ["Live"]
+    assert [r.title for r in documents_of([live, hidden, later], now=NOW + timedelta(days=2))[0].entries] == ["Later"]
 
 
 def test_newest_first_with_ties_broken_by_url() -> None:
-    records = [make_record(url=f"https://a.example/{c}", published_at=T) for c in "cab"]
-    records.append(make_record(url="https://a.example/z", published_at=T + timedelta(minutes=1)))
-    assert [r.url[-1] for r in select(records, NOW).records] == ["z", "a", "b", "c"]
+    records = [make_record(path=f"{c}.txt", url=f"https://a.example/{c}", published_at=T) for c in "cab"]
+    records.append(make_record(path="z.txt", url="https://a.example/z", published_at=T + timedelta(minutes=1)))
+    assert [r.url[-1] for r in documents_of(records, now=NOW)[0].entries] == ["z", "a", "b", "c"]
 
 
 # ---- groups
 
 
-def feeds_by_slug(records, **kwargs):  # type: ignore[no-untyped-def]
-    return {(f.key.kind, f.key.slug): f for f in plan_feeds(select(records, NOW), SITE, **kwargs)}
+def feeds_by_slug(records: Iterable[Record], site: Site = SITE, **kwargs: Any) -> dict[tuple[FeedKind, str], Feed]:
+    return {(f.key.kind, f.key.slug): f for f in documents_of(records, site, NOW, **kwargs) if f.page is None}
 
 
 def test_groups_all_topics_and_providers() -> None:
@@ -162,6 +181,6 @@ def test_an_emptied_feed_keeps_its_last_known_time_and_an_empty_archive_page_its
     assert feeds[(FeedKind.TOPIC, "space")].updated == when
     site = replace(SITE, max_items=1, archives=True, archive_page_size=1)
     records = [make_record(url=f"https://a.example/{i}", published_at=T + timedelta(days=i)) for i in range(3)]
-    documents = [f for f in plan_feeds(select(records, NOW), site) if f.key.kind is FeedKind.ALL]
+    documents = [f for f in documents_of(records, site, NOW) if f.key == FeedKey(FeedKind.ALL, "all")]
     assert [(f.page, len(f.entries)) for f in documents] == [(None, 1), (1, 1), (2, 1), (3, 0)]
     assert documents[-1].updated == T + timedelta(days=2)  # the empty page dates from its group's newest entry
