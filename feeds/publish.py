@@ -234,16 +234,23 @@ class Build:
         # points to it (archive/ sorts first), every feed before the site's files, the manifest last.
         pending.sort(key=lambda o: (o.draft is None, o.path == MANIFEST, o.path))
         self.clock.lap("select")
-        sizes = self._make(pending, drafted, reading)
-        stale = (set(before) | manifest.files) - planned
-        store.set_outputs(sizes, stale & set(before))
-        store.set_meta("settings", settings_key(site, known_feeds(drafted.heads)))
-        store.set_meta("names", names_key)
-        store.set_meta_json("heads", len(drafted.heads))
-        store.set_meta_json("unfinished", self.tree.staged)
-        self._keep_records(drafted, reading)
-        self._save()
-        written = self._commit(marker)
+        if marker is not None and pending:  # staged files of a build that dies are swept by the next
+            with contextlib.suppress(OSError):
+                marker.touch()
+        try:
+            sizes = self._make(pending, drafted, reading)
+            stale = (set(before) | manifest.files) - planned
+            store.set_outputs(sizes, stale & set(before))
+            store.set_meta("settings", settings_key(site, known_feeds(drafted.heads)))
+            store.set_meta("names", names_key)
+            store.set_meta_json("heads", len(drafted.heads))
+            store.set_meta_json("unfinished", self.tree.staged)
+            self._keep_records(drafted, reading)
+            self._save()
+            written = self._commit(marker)
+        except BaseException:
+            self.tree.discard()  # a failed build leaves no temporary file (a killed one's are swept next time)
+            raise
         removed = self.tree.remove(stale)
         for path in self.tree.strangers(planned):
             self.warnings.append(f"{self.out_dir / path}: not made by feeds; left alone (remove it if it is stale)")
@@ -363,9 +370,6 @@ class Build:
 
     def _commit(self, marker: Path | None) -> list[str]:
         """Rename the staged files into place; then note that no rename is pending."""
-        if marker is not None:
-            with contextlib.suppress(OSError):
-                marker.touch()
         written = self.tree.commit()
         with contextlib.suppress(sqlite3.Error):
             self.store.begin()

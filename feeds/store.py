@@ -178,6 +178,7 @@ class Store:
         self.path = path
         self.fresh = fresh  # created by this build: nothing in it yet
         self.warning: str | None = None  # why an existing cache was started again, for the build's report
+        self.ours = True  # whether an existing database was made by this program
         self._groups: dict[tuple[FeedKind, str], int] = {}
         self._providers: dict[tuple[str, str, str], int] = {}
         self._provider_rows: dict[int, Provider] = {}
@@ -203,8 +204,8 @@ class Store:
                     store.db.execute("PRAGMA journal_mode=WAL")
                     store.db.execute("PRAGMA synchronous=NORMAL")
                     return store
-                why = "it was made by another release or with other limits"
                 store.db.close()
+                why = None if store.ours else "it is not a cache of this program"
             except sqlite3.DatabaseError as e:
                 why = f"it cannot be read ({e})"
         try:
@@ -215,7 +216,7 @@ class Store:
             store = cls._create(sqlite3.connect(":memory:", isolation_level=None), None, key)
             store.warning = f"{folder}: the cache cannot be written ({e}); every record is read again next time"
             return store
-        if why is not None and why.startswith("it cannot"):
+        if why is not None:  # made by another release or with other limits: started again, quietly
             store.warning = f"{path}: the cache was started again: {why}"
         return store
 
@@ -232,8 +233,11 @@ class Store:
         return store
 
     def _usable(self, key: str) -> bool:
+        """Whether this is a whole store made by this release with ``key``; ``ours`` tells a store of another."""
         (version,) = self.db.execute("PRAGMA user_version").fetchone()
-        if version != FORMAT:
+        tables = {name for (name,) in self.db.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
+        self.ours = "meta" in tables and version > 0
+        if version != FORMAT or not self.ours:
             return False
         meta = dict(self.db.execute("SELECT key, value FROM meta").fetchall())
         return meta.get("key") == key and meta.get("complete") == "1"

@@ -11,15 +11,17 @@ import sys
 import time
 from dataclasses import replace
 from datetime import UTC, datetime
-from pathlib import Path, PurePosixPath
+from pathlib import Path
+from typing import Any
 
 import pytest
-from feeds.cache import CHANGES_FILE, INDEX_FILE, ParseCache
 
 from feeds.errors import BusyError, OutputError
 from feeds.model import Problem, Site
-from feeds.publish import build
-from feeds.writing import build_lock
+from feeds.publish import Build, build, store_key
+from feeds.records import MAX_FILE_BYTES
+from feeds.store import FILE, Store
+from feeds.writing import OutputTree, build_lock
 
 from .conftest import NOW, SEEDS, record_file
 
@@ -136,21 +138,27 @@ def test_an_edit_that_keeps_size_and_mtime_is_caught_while_it_is_racy(tree: tupl
     assert "Story X" in (out / "all" / "rss.xml").read_text(encoding="utf-8")
 
 
-@pytest.mark.parametrize("damage", [b"", b"\x00garbage", b"not marshal at all" * 100])
-def test_a_corrupt_cache_is_rebuilt_not_trusted(tree: tuple[Path, Path, Path], damage: bytes) -> None:
+@pytest.mark.parametrize("damage", [b"", b"\x00garbage", b"not a database at all" * 100, None])
+def test_a_corrupt_cache_is_rebuilt_not_trusted(tree: tuple[Path, Path, Path], damage: bytes | None) -> None:
     seeds, out, cache = tree
     build(seeds, out, SITE, NOW, cache_dir=cache)
-    blob = (cache / INDEX_FILE).read_bytes()
-    (cache / INDEX_FILE).write_bytes(damage or blob[: len(blob) // 2])
+    blob = (cache / FILE).read_bytes()
+    (cache / FILE).write_bytes(blob[: len(blob) // 2] if damage is None else damage)
     report = build(seeds, out, SITE, NOW, cache_dir=cache)
     assert report.parsed == 6 and report.written == ()
+    assert any("the cache was started again" in warning for warning in report.warnings)
+    assert build(seeds, out, SITE, NOW, cache_dir=cache).parsed == 0  # and it is whole again
 
 
 def test_another_release_or_size_limit_invalidates_the_cache(tree: tuple[Path, Path, Path]) -> None:
     seeds, out, cache = tree
     build(seeds, out, SITE, NOW, cache_dir=cache)
-    assert ParseCache(cache).load().stats
-    assert not ParseCache(cache, max_bytes=10).load().stats
+    kept = Store.open(cache, store_key(MAX_FILE_BYTES))
+    assert not kept.fresh
+    kept.close()
+    other = Store.open(cache, store_key(10))
+    assert other.fresh and other.warning is None  # quietly made anew: not a fault
+    other.close()
 
 
 def test_a_changed_config_rerenders_every_feed(tree: tuple[Path, Path, Path]) -> None:
@@ -195,33 +203,49 @@ def test_one_build_at_a_time(tree: tuple[Path, Path, Path]) -> None:
 
 KILLER = """
 import os, sys
-from pathlib import Path, PurePosixPath
+from pathlib import Path
 from datetime import datetime, UTC
 import feeds.publish as publish
+import feeds.writing as writing
 from feeds.model import Site
-real = publish.write_atomically
+stage, die_at = sys.argv[4], int(sys.argv[5])
 count = 0
-def dying(target, data):
-    global count
-    count += 1
-    if count == int(sys.argv[4]):
-        # half of the new bytes reach the temporary file, then the process dies
-        import tempfile
-        handle, name = tempfile.mkstemp(dir=target.parent, prefix="." + target.name + ".", suffix=".tmp")
-        os.write(handle, data[: len(data) // 2])
-        os.kill(os.getpid(), 9)
-    real(target, data)
-publish.write_atomically = dying
-publish.build(Path(sys.argv[1]), Path(sys.argv[2]), Site(title=sys.argv[3], base_url="https://feeds.example.org/"), datetime(2026, 11, 26, tzinfo=UTC))
+real_write, real_replace = writing.write_file, writing.os.replace
+def counting(real):
+    def call(*args):
+        global count
+        count += 1
+        if count == die_at:
+            if stage == "stage":  # half of the new bytes reach the temporary file, then the process dies
+                target, data = args
+                with open(target, "wb") as stream:
+                    stream.write(data[: len(data) // 2])
+            os.kill(os.getpid(), 9)
+        return real(*args)
+    return call
+if stage == "stage":
+    writing.write_file = counting(real_write)
+else:
+    writing.os.replace = counting(real_replace)
+publish.build(Path(sys.argv[1]), Path(sys.argv[2]), Site(title=sys.argv[3], base_url="https://feeds.example.org/"),
+              datetime(2026, 11, 26, tzinfo=UTC), cache_dir=Path(sys.argv[2]).parent / "cache")
 """
 
 
-@pytest.mark.parametrize("die_at", [1, 5, 20])
-def test_a_build_killed_mid_write_leaves_every_file_old_or_new(tmp_path: Path, die_at: int) -> None:
+@pytest.mark.parametrize(
+    ("stage", "die_at"), [("stage", 1), ("stage", 20), ("commit", 1), ("commit", 5), ("commit", 20)]
+)
+def test_a_build_killed_mid_write_leaves_every_file_old_or_new(tmp_path: Path, stage: str, die_at: int) -> None:
+    """Killed while staging, a build changed nothing a reader sees; killed while renaming, each file is old or new.
+
+    Either way the next build finishes the work, cleans up, and announces every feed that changed.
+    """
     out = tmp_path / "out"
-    build(SEEDS, out, Site(title="Old", base_url="https://feeds.example.org/"), NOW)
+    old_site = Site(title="Old", base_url="https://feeds.example.org/")
+    build(SEEDS, out, old_site, NOW, cache_dir=tmp_path / "cache")
     old = {k: v[2] for k, v in snapshot(out).items()}
-    killed = subprocess.run([sys.executable, "-c", KILLER, str(SEEDS), str(out), "New", str(die_at)], check=False)
+    args = [sys.executable, "-c", KILLER, str(SEEDS), str(out), "New", stage, str(die_at)]
+    killed = subprocess.run(args, check=False)
     assert killed.returncode == -signal.SIGKILL
     fresh = tmp_path / "fresh"
     build(SEEDS, fresh, Site(title="New", base_url="https://feeds.example.org/"), NOW)
@@ -229,7 +253,12 @@ def test_a_build_killed_mid_write_leaves_every_file_old_or_new(tmp_path: Path, d
     now = {k: v[2] for k, v in snapshot(out).items() if not Path(k).name.startswith(".")}
     assert set(now) == set(old)
     assert all(now[k] in (old[k], new[k]) for k in now)
-    assert sum(now[k] == new[k] != old[k] for k in now) == die_at - 1
+    assert sum(now[k] == new[k] != old[k] for k in now) == (0 if stage == "stage" else die_at - 1)
+    report = build(
+        SEEDS, out, Site(title="New", base_url="https://feeds.example.org/"), NOW, cache_dir=tmp_path / "cache"
+    )
+    assert {k: v[2] for k, v in snapshot(out).items()} == new  # finished, and no temporary file left
+    assert len(report.urls_changed) == 3 * len(report.feeds_changed) == 3 * 23  # every feed announced once
     shutil.rmtree(out)
 
 
@@ -260,10 +289,10 @@ def test_a_cold_build_of_many_files_parses_in_two_processes(tmp_path: Path) -> N
     }
 
 
-def test_a_lost_details_file_means_parsing_everything_again(tree: tuple[Path, Path, Path]) -> None:
+def test_a_lost_cache_means_parsing_everything_again(tree: tuple[Path, Path, Path]) -> None:
     seeds, out, cache = tree
     build(seeds, out, SITE, NOW, cache_dir=cache)
-    (cache / "details").unlink()
+    (cache / FILE).unlink()
     (seeds / "0.txt").write_bytes(story(0, topic="Space", when="2025-03-10T09:00:00Z"))
     age(seeds)
     report = build(seeds, out, SITE, NOW, cache_dir=cache)
@@ -272,10 +301,10 @@ def test_a_lost_details_file_means_parsing_everything_again(tree: tuple[Path, Pa
 
 
 def test_rendering_in_two_processes_gives_the_same_bytes(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    import feeds.publish as publish
+    import feeds.outputs as outputs
 
     serial = build(SEEDS, tmp_path / "a", SITE, NOW, workers=1)
-    monkeypatch.setattr(publish, "PARALLEL_RENDER", 1)
+    monkeypatch.setattr(outputs, "PARALLEL_RENDER", 1)
     parallel = build(SEEDS, tmp_path / "b", SITE, NOW, workers=2)
     assert serial.written == parallel.written
     assert {k: v[2] for k, v in snapshot(tmp_path / "a").items()} == {
@@ -299,10 +328,13 @@ def test_an_edit_fetches_only_the_records_of_the_feeds_it_renders_again(
     two = replace(SITE, max_items=2)  # all: 5, 4; topic AI: 5, 3; topic Space: 4, 2; the provider: 5, 4
     build(seeds, out, two, NOW, cache_dir=cache)
     fetched: list[str] = []
-    fetch = ParseCache.fetch
-    monkeypatch.setattr(
-        ParseCache, "fetch", lambda self, listings: fetched.extend(x.path for x in listings) or fetch(self, listings)
-    )
+    complete = Build._complete
+
+    def recording(self: Build, drafts: list[Any], *rest: Any) -> Any:
+        fetched.extend(dict.fromkeys(entry.path for draft in drafts for entry in draft.entries))
+        return complete(self, drafts, *rest)
+
+    monkeypatch.setattr(Build, "_complete", recording)
     target = seeds / "3.txt"
     target.write_bytes(target.read_bytes().replace(b"Story 3", b"Story three"))
     age(seeds)
@@ -313,58 +345,6 @@ def test_an_edit_fetches_only_the_records_of_the_feeds_it_renders_again(
     fetched.clear()
     report = build(seeds, out, replace(two, title="Renamed"), NOW, cache_dir=cache)  # every feed, from the cache
     assert report.parsed == 0 and len(fetched) == 4  # kept from earlier builds; 0.txt and 1.txt are in no feed
-
-
-def test_a_small_change_is_saved_to_the_changes_file_alone(tree: tuple[Path, Path, Path]) -> None:
-    seeds, out, cache = tree
-    build(seeds, out, SITE, NOW, cache_dir=cache)
-    whole = {name: (cache / name).stat().st_mtime_ns for name in ("index", "details")}
-    assert not (cache / CHANGES_FILE).exists()
-    (seeds / "9.txt").write_bytes(story(9, topic="Climate"))
-    (seeds / "0.txt").unlink()
-    age(seeds)
-    build(seeds, out, SITE, NOW, cache_dir=cache)
-    assert {name: (cache / name).stat().st_mtime_ns for name in whole} == whole
-    assert (cache / CHANGES_FILE).exists()
-    again = build(seeds, out, SITE, NOW, cache_dir=cache)  # index, details and changes read together
-    assert (again.parsed, again.reused, again.read, again.written) == (0, 6, 6, ())
-    assert sorted(Path(path).name for path in ParseCache(cache).load().stats) == [
-        f"{n}.txt" for n in (1, 2, 3, 4, 5, 9)
-    ]
-
-
-def test_many_changes_are_written_whole_and_the_changes_file_starts_again(tree: tuple[Path, Path, Path]) -> None:
-    seeds, out, cache = tree
-    build(seeds, out, SITE, NOW, cache_dir=cache)
-    (seeds / "0.txt").unlink()
-    build(seeds, out, SITE, NOW, cache_dir=cache)
-    assert (cache / CHANGES_FILE).exists()
-    for n in range(10, 30):
-        (seeds / f"{n}.txt").write_bytes(story(n))
-    age(seeds)
-    report = build(seeds, out, SITE, NOW, cache_dir=cache)
-    assert report.parsed == 25 and not (cache / CHANGES_FILE).exists()  # aged: all read again
-    assert build(seeds, out, SITE, NOW, cache_dir=cache).parsed == 0
-
-
-@pytest.mark.parametrize("damage", ["changes", "details"])
-def test_a_lost_or_mismatched_part_of_the_cache_costs_only_time(tree: tuple[Path, Path, Path], damage: str) -> None:
-    seeds, out, cache = tree
-    build(seeds, out, SITE, NOW, cache_dir=cache)
-    edited = seeds / "1.txt"
-    edited.write_bytes(story(1, topic="AI", when="2025-03-11T08:00:00Z").replace(b"Story 1", b"Story one"))
-    os.utime(edited, (time.time() - 30, time.time() - 30))  # older than the cache, newer than the others
-    build(seeds, out, SITE, NOW, cache_dir=cache)
-    if damage == "changes":
-        (cache / CHANGES_FILE).unlink()  # the index alone is older: the edited file is read again
-    else:  # details written whole by another build than the index: nothing in it is trusted
-        other = cache.parent / "other-cache"
-        build(seeds, cache.parent / "other-out", SITE, NOW, cache_dir=other)
-        shutil.copy(other / "details", cache / "details")
-        os.utime(seeds / "2.txt", (time.time() - 20, time.time() - 20))  # a change, so the details are read
-    report = build(seeds, out, SITE, NOW, cache_dir=cache)
-    assert report.parsed == (1 if damage == "changes" else 6) and report.written == ()
-    assert "Story one" in (out / "all" / "rss.xml").read_text(encoding="utf-8")
 
 
 @pytest.mark.parametrize("link", ["topics", "all/rss.xml"])
@@ -392,13 +372,13 @@ def test_files_are_readable_by_the_web_server_whatever_the_umask(tmp_path: Path)
     assert not list((tmp_path / "out").rglob(".*.tmp"))
 
 
-def test_details_lost_while_nothing_changed_are_rebuilt_not_published_empty(tree: tuple[Path, Path, Path]) -> None:
+def test_a_cache_lost_while_nothing_changed_is_rebuilt_not_published_empty(tree: tuple[Path, Path, Path]) -> None:
     seeds, out, cache = tree
     build(seeds, out, SITE, NOW, cache_dir=cache)
-    (cache / "details").unlink()
+    (cache / FILE).unlink()
     renamed = replace(SITE, title="Renamed")  # not a quiet build, though no record file changed
     report = build(seeds, out, renamed, NOW, cache_dir=cache)
-    assert (report.parsed, report.published) == (6, 6) and (cache / "details").exists()
+    assert (report.parsed, report.published) == (6, 6) and (cache / FILE).exists()
     assert len(json.loads((out / "all" / "feed.json").read_text(encoding="utf-8"))["items"]) == 6
     again = build(seeds, out, replace(renamed, title="Again"), NOW, cache_dir=cache)
     assert (again.parsed, again.published) == (0, 6)
@@ -414,46 +394,44 @@ def test_a_dangling_link_is_skipped_alike_by_cold_and_warm_reads(tree: tuple[Pat
     assert (report.read, report.problems) == (6, ())
 
 
-def test_a_build_that_dies_mid_write_is_finished_and_announced_by_the_next(
+def test_a_build_that_dies_mid_commit_is_finished_and_announced_by_the_next(
     tree: tuple[Path, Path, Path], monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    import feeds.publish as publish
-
     seeds, out, cache = tree
     build(seeds, out, SITE, NOW, cache_dir=cache)
     target = seeds / "1.txt"
     target.write_bytes(target.read_bytes().replace(b"Story 1", b"Story one"))
     age(seeds)
-    real = publish.OutputTree.write
+    real = os.replace
 
-    def dies_after_the_all_feed(self: publish.OutputTree, path: PurePosixPath, data: bytes) -> bool:
-        if path.parts[0] != "all":
+    def dies_after_the_all_feed(source: Any, destination: Any) -> None:
+        if "/all/" not in str(destination):
             raise KeyboardInterrupt("killed")
-        return real(self, path, data)
+        real(source, destination)
 
-    monkeypatch.setattr(publish.OutputTree, "write", dies_after_the_all_feed)
+    import feeds.writing as writing
+
+    monkeypatch.setattr(writing.os, "replace", dies_after_the_all_feed)
     with pytest.raises(KeyboardInterrupt):
         build(seeds, out, SITE, NOW, cache_dir=cache)
-    monkeypatch.setattr(publish.OutputTree, "write", real)
-    assert "Story one" in (out / "all" / "rss.xml").read_text(encoding="utf-8")  # written before it died
+    monkeypatch.setattr(writing.os, "replace", real)
+    assert "Story one" in (out / "all" / "rss.xml").read_text(encoding="utf-8")  # renamed before it died
+    assert "Story one" not in (out / "topics" / "ai" / "rss.xml").read_text(encoding="utf-8")
     report = build(seeds, out, SITE, NOW, cache_dir=cache)
     assert SITE.url("all/rss.xml") in report.urls_changed  # still announced to WebSub hubs
     assert {"all", "topics/ai", "providers/news-example-com"} <= set(report.feeds_changed)
     assert "Story one" in (out / "topics" / "ai" / "rss.xml").read_text(encoding="utf-8")
+    assert not list(out.rglob(".*.tmp"))
     assert build(seeds, out, SITE, NOW, cache_dir=cache).urls_changed == ()
 
 
 def test_a_new_archive_page_is_written_before_the_feed_that_links_to_it(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    import feeds.publish as publish
-
     site = replace(SITE, archives=True, max_items=2, archive_page_size=2)
     order: list[str] = []
-    real = publish.OutputTree.write
-    monkeypatch.setattr(
-        publish.OutputTree, "write", lambda self, path, data: order.append(str(path)) or real(self, path, data)
-    )
+    real = OutputTree.stage
+    monkeypatch.setattr(OutputTree, "stage", lambda self, path, data: order.append(str(path)) or real(self, path, data))
     build(SEEDS, tmp_path / "out", site, NOW)
     for path in order:
         if "/archive/" in path:
@@ -466,7 +444,7 @@ def test_an_edit_in_the_same_clock_tick_during_a_long_build_is_caught(
     tree: tuple[Path, Path, Path], monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """The racy-mtime rule judges mtimes by when the build began to read, not by when it saved."""
-    import feeds.cache as cache_module
+    import feeds.reading as cache_module
 
     seeds, out, cache = tree
     target = seeds / "1.txt"

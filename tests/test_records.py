@@ -13,7 +13,8 @@ from hypothesis import strategies as st
 
 from feeds.clean import clean_text, clean_url, parse_time
 from feeds.model import Severity
-from feeds.records import _provider, parse_record, read_records
+from feeds.reading import read_records
+from feeds.records import _provider, parse_record
 
 from .conftest import DATA, ROOT, record_file
 
