@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 
 from .model import Draft, FeedKey, FeedKind, Listing, Site
 from .selection import KnownFeed, assign_slugs, draft_documents, first_changed_page, page_count, topic_key
-from .store import Delta, Entry, Store
+from .store import Delta, Entry, Store, StoreDamaged
 
 ALL = FeedKey(FeedKind.ALL, "all")
 
@@ -79,7 +79,7 @@ def plan(
                 first = 1
             elif group.id in delta.oldest:
                 older = total - store.newer_than(group.id, delta.oldest[group.id])
-                first = first_changed_page(total, older, site)
+                first = first_changed_page(total, older, site, delta.before.get(group.id, total))
             if key in redo and redo[key] > 0:
                 first = min(first, redo[key])
         # The newest archive page's entries are at hand too: a new entry pushes one of the feed's into it.
@@ -88,6 +88,8 @@ def plan(
         if first <= count:
             wanted = max(wanted, total - (first - 1) * site.archive_page_size)
         found = [] if group is None or not total else store.newest(group.id, wanted, root)
+        if len(found) != min(wanted, total):
+            raise StoreDamaged(f"group {group_key!r} has {len(found)} of its {min(wanted, total)} newest entries")
         for entry in found:
             entries[entry.listing.path] = entry
         keep.update(entry.file for entry in found[: site.max_items + max(margin, newest_page)])

@@ -92,29 +92,46 @@ def build(
 
 
 def _build(source: Path, out_dir: Path, site: Site, now: datetime, options: Options, pool: Workers) -> Report:
-    """The build under the lock: started again from the records, once, should the store turn out damaged."""
+    """The build under the lock, started again from the records should the store turn out damaged.
+
+    Once with a new store in the cache folder; should that fail too (a full disk, a folder that
+    is not writable), with one in memory: the feeds are right, only the next build is slower.
+    """
     cache_dir = options.cache_dir
     warnings: list[str] = []
     try:
-        for _ in range(2):
-            store = Store.open(cache_dir, store_key(options.max_bytes))
+        for folder in (cache_dir, cache_dir, None):
+            store = Store.open(folder, store_key(options.max_bytes))
             if store.warning:
                 warnings.append(store.warning)
             try:
                 report = Build(source, out_dir, site, now, options, store, pool).run()
                 return replace(report, warnings=(*warnings, *report.warnings))
-            except StoreDamaged as e:
+            except (StoreDamaged, sqlite3.DatabaseError) as e:
                 store.rollback()
                 store.close()
-                if cache_dir is not None:
-                    discard(cache_dir)
-                warnings.append(f"{cache_dir}: the cache was damaged ({e}) and is made again from the records")
+                if folder is not None:
+                    with contextlib.suppress(OSError):
+                        discard(folder)
+                warnings.append(f"{folder}: the cache was damaged or could not be written ({e}); made again")
+                if folder is None:
+                    raise FeedsError(f"the build's own database failed ({e})") from e
+            except Exception as e:
+                store.rollback()
+                if store.fresh or isinstance(e, FeedsError):
+                    raise
+                # Anything else that goes wrong with a store an earlier build left may be damage no
+                # checksum caught: the build starts again from the records, and fails only if it recurs.
+                warnings.append(f"{folder}: the cache could not be used ({type(e).__name__}: {e}); made again")
+                if folder is not None:
+                    with contextlib.suppress(OSError):
+                        discard(folder)
             except BaseException:
                 store.rollback()
                 raise
             finally:
                 store.close()
-        raise FeedsError(f"{cache_dir}: the cache is damaged again as soon as it is made; remove it")
+        raise AssertionError("unreachable")  # pragma: no cover - the last attempt returns or raises
     finally:
         gc.unfreeze()  # the build froze what it read; a process that goes on needs it collected
 
@@ -330,8 +347,8 @@ class Build:
         full: dict[str, Record] = {}
         for listing in needed:
             blob = packed.get(listing.path)
-            if blob is None:
-                raise FeedsError(f"{listing.path}: changed while the build was running; build again")
+            if blob is None:  # changed since it was read, or its row is damaged: read everything again
+                raise StoreDamaged(f"{listing.path} is not as the store knows it")
             record = decode_record(marshal.loads(blob), listing.path, providers)  # noqa: S302 - ours
             if record.url != listing.url:
                 raise StoreDamaged(f"the record kept for {listing.path}")

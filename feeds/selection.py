@@ -192,13 +192,15 @@ def page_count(total: int, site: Site) -> int:
     return len(archive_pages(max(total - site.max_items, 0), site.archive_page_size)) if site.archives else 0
 
 
-def first_changed_page(total: int, older: int, site: Site) -> int:
+def first_changed_page(total: int, older: int, site: Site, before: int) -> int:
     """The first archive page a change can reach, when ``older`` of a group's ``total`` entries are older than it.
 
     Pages fill from the oldest, so a page whose entries are all older than the
-    oldest entry that came or went keeps its entries (RFC 5005 §4).
+    oldest entry that came or went, and that was already full when the group
+    had ``before`` entries, keeps its entries (RFC 5005 §4).
     """
-    return min(older, max(total - site.max_items, 0)) // site.archive_page_size + 1
+    archived = min(total, before) - site.max_items
+    return max(min(older, archived), 0) // site.archive_page_size + 1
 
 
 def archive_pages(count: int, size: int) -> list[tuple[int, int]]:

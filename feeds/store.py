@@ -74,13 +74,15 @@ CREATE TABLE listings (
 CREATE INDEX listings_by_url ON listings (url_key);
 CREATE INDEX listings_by_time ON listings (published, time);
 CREATE TABLE groups (
-    id INTEGER PRIMARY KEY, kind INTEGER NOT NULL, key TEXT NOT NULL, visible INTEGER NOT NULL, UNIQUE (kind, key)
+    id INTEGER PRIMARY KEY, kind INTEGER NOT NULL, key TEXT NOT NULL, visible INTEGER NOT NULL,
+    checksum INTEGER NOT NULL, UNIQUE (kind, key)
 );
 CREATE TABLE members (
     grp INTEGER NOT NULL, time INTEGER NOT NULL, file INTEGER NOT NULL, PRIMARY KEY (grp, time, file)
 ) WITHOUT ROWID;
 CREATE TABLE names (
-    grp INTEGER NOT NULL, name TEXT NOT NULL, count INTEGER NOT NULL, PRIMARY KEY (grp, name)
+    grp INTEGER NOT NULL, name TEXT NOT NULL, count INTEGER NOT NULL, checksum INTEGER NOT NULL,
+    PRIMARY KEY (grp, name)
 ) WITHOUT ROWID;
 CREATE TABLE records (file INTEGER PRIMARY KEY, digest BLOB NOT NULL, data BLOB NOT NULL, checksum BLOB NOT NULL);
 CREATE TABLE outputs (path TEXT PRIMARY KEY, digest TEXT NOT NULL, size INTEGER NOT NULL) WITHOUT ROWID;
@@ -141,6 +143,7 @@ class Delta:
     left: int
     touched: frozenset[int]  # ids of the groups whose visible entries changed
     oldest: dict[int, int]  # group id -> the oldest time (micros) of a change in it
+    before: dict[int, int]  # group id -> how many visible entries it had before the change
 
 
 @dataclass(frozen=True)
@@ -166,6 +169,12 @@ def _listing_checksum(url: str, micros: int, published: int, provider: int, topi
     return int.from_bytes(hashlib.blake2b(data, digest_size=8).digest(), "big", signed=True)
 
 
+def _checksum(*values: object) -> int:
+    """A row's checksum, as SQL statements write it too (the function ``checksum``)."""
+    data = repr(values).encode("utf-8", "surrogatepass")
+    return int.from_bytes(hashlib.blake2b(data, digest_size=8).digest(), "big", signed=True)
+
+
 def _record_checksum(digest: bytes, data: bytes) -> bytes:
     return hashlib.blake2b(digest + data, digest_size=16).digest()
 
@@ -175,6 +184,7 @@ class Store:
 
     def __init__(self, connection: sqlite3.Connection, path: Path | None, fresh: bool) -> None:
         self.db = connection
+        self.db.create_function("checksum", -1, _checksum, deterministic=True)
         self.path = path
         self.fresh = fresh  # created by this build: nothing in it yet
         self.warning: str | None = None  # why an existing cache was started again, for the build's report
@@ -186,6 +196,7 @@ class Store:
         # What this build changed so far, until update_visibility reports it
         self._affected: set[int] = set()  # URL keys whose listings changed
         self._oldest: dict[int, int] = {}  # group id -> the oldest time (micros) an entry entered or left it
+        self._before: dict[int, int] = {}  # group id -> its count of visible entries when this build began
         self._entered = self._left = self._visible = 0
 
     # ---- opening, transactions, meta
@@ -282,14 +293,20 @@ class Store:
 
     @property
     def counts(self) -> Counts:
-        data = self.meta_json("counts") or {}
+        data = self.meta_json("counts")
+        if data is None:
+            return Counts()
         try:
-            return Counts(**data)
-        except TypeError as e:
+            checksum = data.pop("checksum")
+            counts = Counts(**data)
+        except (TypeError, KeyError, AttributeError) as e:
             raise StoreDamaged("counts") from e
+        if checksum != _checksum(*counts.__dict__.values()):
+            raise StoreDamaged("counts")
+        return counts
 
     def _set_counts(self, counts: Counts) -> None:
-        self.set_meta_json("counts", counts.__dict__)
+        self.set_meta_json("counts", {**counts.__dict__, "checksum": _checksum(*counts.__dict__.values())})
 
     # ---- folders and files, as the scan compares them
 
@@ -338,7 +355,8 @@ class Store:
         found = self._groups.get((kind, key))
         if found is None:
             found = self.db.execute(
-                "INSERT INTO groups (kind, key, visible) VALUES (?, ?, 0)", (_KINDS[kind], key)
+                "INSERT INTO groups (kind, key, visible, checksum) VALUES (?, ?, 0, checksum(?, ?, 0))",
+                (_KINDS[kind], key, _KINDS[kind], key),
             ).lastrowid
             assert found is not None
             self._groups[(kind, key)] = found
@@ -454,10 +472,11 @@ class Store:
                     left.append(row[0])
         self._move(left, -1)
         self._move(entered, +1)
-        delta = Delta(self._entered, self._left, frozenset(self._oldest), dict(self._oldest))
+        delta = Delta(self._entered, self._left, frozenset(self._oldest), dict(self._oldest), dict(self._before))
         counts = self.counts
         self._set_counts(Counts(counts.files, counts.published, counts.unpublished, counts.visible + self._visible))
-        self._affected, self._oldest, self._entered, self._left, self._visible = set(), {}, 0, 0, 0
+        self._affected, self._oldest, self._before = set(), {}, {}
+        self._entered = self._left = self._visible = 0
         return delta
 
     def _by_url(self, keys: set[int]) -> Iterator[list[tuple[Any, ...]]]:
@@ -523,6 +542,10 @@ class Store:
                 self._oldest[group] = min(self._oldest.get(group, time), time)
             for pair in names:
                 name_counts[pair] += step
+        for group in group_counts:
+            if group not in self._before:
+                row = self.db.execute("SELECT visible FROM groups WHERE id = ?", (group,)).fetchone()
+                self._before[group] = int(row[0]) if row else 0
         if step > 0:
             self.db.executemany("INSERT INTO members VALUES (?, ?, ?)", member_rows)
             self._entered += len(ids)
@@ -531,11 +554,12 @@ class Store:
             self._left += len(ids)
         self._visible += step * len(ids)
         self.db.executemany(
-            "UPDATE groups SET visible = visible + ? WHERE id = ?",
+            "UPDATE groups SET visible = visible + ?1, checksum = checksum(kind, key, visible + ?1) WHERE id = ?2",
             ((count, group) for group, count in group_counts.items() if count),
         )
         self.db.executemany(
-            "INSERT INTO names VALUES (?, ?, ?) ON CONFLICT (grp, name) DO UPDATE SET count = count + excluded.count",
+            "INSERT INTO names VALUES (?1, ?2, ?3, checksum(?1, ?2, ?3)) ON CONFLICT (grp, name)"
+            " DO UPDATE SET count = count + excluded.count, checksum = checksum(grp, name, count + excluded.count)",
             ((group, name, count) for (group, name), count in name_counts.items() if count),
         )
         if step < 0:
@@ -547,16 +571,22 @@ class Store:
     def groups(self) -> list[Group]:
         self._load()
         kinds = list(FeedKind)
-        return [
-            Group(id, kinds[kind], key, visible)
-            for id, kind, key, visible in self.db.execute("SELECT id, kind, key, visible FROM groups")
-        ]
+        found = []
+        for id, kind, key, visible, checksum in self.db.execute("SELECT id, kind, key, visible, checksum FROM groups"):
+            if checksum != _checksum(kind, key, visible) or visible < 0:
+                raise StoreDamaged(f"group {key!r}")
+            found.append(Group(id, kinds[kind], key, visible))
+        return found
 
     def names(self) -> dict[tuple[FeedKind, str], str]:
         """The name each group with visible entries goes by: its most used spelling (ties: the smallest)."""
         kinds = list(FeedKind)
         best: dict[int, tuple[int, str]] = {}
-        for group, name, count in self.db.execute("SELECT grp, name, count FROM names WHERE count > 0"):
+        for group, name, count, checksum in self.db.execute("SELECT grp, name, count, checksum FROM names"):
+            if checksum != _checksum(group, name, count):
+                raise StoreDamaged(f"name {name!r}")
+            if count <= 0:
+                continue
             known = best.get(group)
             if known is None or (-count, name) < (-known[0], known[1]):
                 best[group] = (count, name)
