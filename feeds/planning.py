@@ -58,8 +58,8 @@ def plan(
     """
     known = tuple(known)
     redo = redo or {}
-    names = store.names()
-    groups = {(group.kind, group.key): group for group in store.groups()}
+    names = store.groups.names()
+    groups = {(group.kind, group.key): group for group in store.groups.all()}
     topic_names = {key: name for (kind, key), name in names.items() if kind is FeedKind.TOPIC}
     provider_names = {key: name for (kind, key), name in names.items() if kind is FeedKind.PROVIDER}
     margin = max(8, site.max_items // 4)  # records a little past the cut are kept too: a withdrawal may need them
@@ -78,7 +78,7 @@ def plan(
             if everything:
                 first = 1
             elif group.id in delta.oldest:
-                older = total - store.newer_than(group.id, delta.oldest[group.id])
+                older = total - store.groups.newer_than(group.id, delta.oldest[group.id])
                 first = first_changed_page(total, older, site, delta.before.get(group.id, total))
             if key in redo and redo[key] > 0:
                 first = min(first, redo[key])
@@ -87,7 +87,7 @@ def plan(
         wanted = site.max_items + max(margin, newest_page)
         if first <= count:
             wanted = max(wanted, total - (first - 1) * site.archive_page_size)
-        found = [] if group is None or not total else store.newest(group.id, wanted, root)
+        found = [] if group is None or not total else store.groups.newest(group.id, wanted, root)
         if len(found) != min(wanted, total):
             raise StoreDamaged(f"group {group_key!r} has {len(found)} of its {min(wanted, total)} newest entries")
         for entry in found:

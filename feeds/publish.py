@@ -23,7 +23,7 @@ from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from pathlib import Path, PurePosixPath
 
-from .codec import decode_problems, decode_record, from_micros
+from .codec import decode_problems, decode_record, from_micros, to_micros
 from .errors import FeedsError, RecordError, ShrinkError
 from .manifest import MANIFEST, Manifest, known_feeds, read_manifest
 from .model import Draft, Feed, FeedKey, FeedKind, Problem, Provider, Record, Severity, Site
@@ -225,10 +225,10 @@ class Build:
             raise RecordError(problems)
         self._guard_shrink(last)
         settings = settings_key(site, manifest.known)
-        names = store.names()
+        names = store.groups.names()
         named = sorted((kind.value, key, name) for (kind, key), name in names.items())
         names_key = hashlib.blake2b(repr(named).encode("utf-8"), digest_size=16).hexdigest()
-        before = store.outputs()
+        before = store.outputs.all()
         broken = {path for path, (_, size) in before.items() if _size(self.out_dir / path) != size} | unfinished
         self.clock.lap("read")
         everything = store.fresh or store.meta("settings") != settings or store.meta("names") != names_key
@@ -244,7 +244,7 @@ class Build:
             everything=everything,
             redo=_redo(broken, manifest),
         )
-        _, next_due = store.scheduled()
+        _, next_due = store.groups.scheduled(to_micros(self.now))
         outputs, planned = plan_outputs(drafted, site, None if next_due is None else _utc(next_due))
         pending = [o for o in outputs if o.digest is None or _stale(str(o.path), o.digest, before, broken)]
         # In the order readers follow links: a feed's new archive page is there before the feed that
@@ -257,7 +257,7 @@ class Build:
         try:
             sizes = self._make(pending, drafted, reading)
             stale = (set(before) | manifest.files) - planned
-            store.set_outputs(sizes, stale & set(before))
+            store.outputs.change(sizes, stale & set(before))
             store.set_meta("settings", settings_key(site, known_feeds(drafted.heads)))
             store.set_meta("names", names_key)
             store.set_meta_json("heads", len(drafted.heads))
@@ -285,7 +285,7 @@ class Build:
 
     def _problems(self, reading: Reading) -> tuple[Problem, ...]:
         found = [*reading.problems]
-        for path, packed in self.store.problems():
+        for path, packed in self.store.files.problems():
             found.extend(decode_problems(marshal.loads(packed), join(self.root, path)))  # noqa: S302 - ours
         return tuple(sorted(found, key=lambda p: p.path))
 
@@ -330,7 +330,7 @@ class Build:
         entries = drafted.entries
         packed = {path: reading.fresh[path] for path in (e.path for e in needed) if path in reading.fresh}
         missing = [e for e in needed if e.path not in packed]
-        kept = self.store.records([entries[e.path].file for e in missing])
+        kept = self.store.records.get([entries[e.path].file for e in missing])
         for listing in missing:
             if entries[listing.path].file in kept:
                 packed[listing.path] = kept[entries[listing.path].file]
@@ -367,10 +367,10 @@ class Build:
         rows = []
         for path, entry in drafted.entries.items():
             if entry.file in drafted.keep and path in at_hand:
-                rows.append((path.removeprefix(self.root + "/"), entry.digest, at_hand[path]))
-        self.store.put_records(rows)
-        if self.store.record_count() > 2 * len(drafted.keep) + 1_000:
-            self.store.keep_records(set(drafted.keep))
+                rows.append((entry.file, entry.digest, at_hand[path]))
+        self.store.records.put(rows)
+        if self.store.records.count() > 2 * len(drafted.keep) + 1_000:
+            self.store.records.keep(set(drafted.keep))
 
     def _save(self) -> None:
         """Commit the store; if that fails, the build goes on and the next one reads every record again."""
@@ -408,7 +408,7 @@ class Build:
         fresh: set[str] | None = None,
     ) -> Report:
         counts = self.store.counts
-        scheduled, next_due = self.store.scheduled()
+        scheduled, next_due = self.store.groups.scheduled(to_micros(self.now))
         changed: set[str] = set()
         urls: list[str] = []
         for path in sorted(fresh or ()):

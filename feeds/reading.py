@@ -21,7 +21,7 @@ from typing import Any
 from .codec import EPOCH, decode_problems, encode_problems, encode_record, from_micros, to_micros
 from .model import Listing, Problem, Provider, Record
 from .records import MAX_FILE_BYTES, ParseResult, parse_record, read_raw
-from .scan import Seen, join, scan, walk
+from .scan import Seen, join, scan, signature, walk
 from .selection import Shortlist
 from .store import Delta, Parsed, Store
 from .workers import Workers
@@ -128,8 +128,11 @@ def read(
             item = Parsed(path, size, mtime, digest, problems, listing)
             items.append(item)
             seen = seen_stats.get(path)
-            if seen != (size, mtime):  # changed between the scan and the read: no signature to trust
-                signatures[path.rpartition("/")[0]] = None
+            folder = path.rpartition("/")[0]
+            if seen == (-2, -2):  # listed without a stat: the signature is made of the stats taken here
+                stats.setdefault(folder, []).append((path, size, mtime))
+            elif seen != (size, mtime):  # changed between the scan and the read: no signature to trust
+                signatures[folder] = None
             if listing is None:
                 continue
             full = join(root, path)
@@ -138,16 +141,19 @@ def read(
                 for dropped in shortlist.offer(_listing(root, item)):
                     fresh.pop(dropped, None)
         known_vanished = [path for path in vanished if path in changes.known]
-        store.change_files(items, known_vanished, changes.known)
+        store.files.change(items, known_vanished, changes.known)
         removed += len(known_vanished)
 
     seen_stats = {path: (size, mtime) for path, size, mtime in changes.todo}
+    stats: dict[str, list[Seen]] = {}
     _parse(root, changes.todo, max_bytes, workers, take, progress)
+    for folder, found in stats.items():
+        signatures[folder] = signature(found, started)
     parsed = len(changes.todo) - removed
-    store.change_files([], changes.removed, {})
-    store.set_signatures(signatures, changes.gone)
+    store.files.change([], changes.removed, {})
+    store.files.set_signatures(signatures, changes.gone)
     store.set_meta("read_ns", str(started))
-    delta = store.update_visibility(now)
+    delta = store.visibility.update(now)
     removed += len(changes.removed)
     reused = before - len(changes.known) - len(changes.removed)
     return Reading(delta, parsed, reused, removed, tuple(changes.problems), fresh)
@@ -210,7 +216,7 @@ def check(source: Path, *, max_bytes: int = MAX_FILE_BYTES, workers: Workers | N
         # Which records are visible does not matter here, only what is wrong with each file.
         reading = read(source, store, pool, EPOCH, max_bytes=max_bytes)
         problems = [*reading.problems]
-        for path, packed in store.problems():
+        for path, packed in store.files.problems():
             problems.extend(decode_problems(marshal.loads(packed), join(str(source), path)))  # noqa: S302 - ours
         return Checked(store.counts.files, tuple(sorted(problems, key=lambda p: p.path)))
     finally:

@@ -58,8 +58,12 @@ def join(root: str, path: str) -> str:
     return f"{root}/{path}" if path else root
 
 
-def list_folder(root: str, folder: str, known: bytes | None, started_ns: int) -> Listed:
-    """List one folder: its record files with their stats, and its subfolders (hidden ones skipped)."""
+def list_folder(root: str, folder: str, known: bytes | None, started_ns: int, *, stat: bool = True) -> Listed:
+    """List one folder: its record files with their stats, and its subfolders (hidden ones skipped).
+
+    Without ``stat`` (a store that knows no file: each is read anyway, and stat-ed then) the sizes and
+    mtimes are left as -2, and the folder has no signature.
+    """
     files: list[Seen] = []
     folders: list[str] = []
     prefix = f"{folder}/" if folder else ""
@@ -76,9 +80,12 @@ def list_folder(root: str, folder: str, known: bytes | None, started_ns: int) ->
                 if is_dir:
                     folders.append(prefix + name)
                 elif name.lower().endswith(_SUFFIXES):
+                    if not stat:
+                        files.append((prefix + name, -2, -2))
+                        continue
                     try:
-                        stat = entry.stat()
-                        files.append((prefix + name, stat.st_size, stat.st_mtime_ns))
+                        info = entry.stat()
+                        files.append((prefix + name, info.st_size, info.st_mtime_ns))
                     except FileNotFoundError:  # gone since listed, or a dangling link: as if never there
                         continue
                     except OSError:
@@ -92,6 +99,11 @@ def list_folder(root: str, folder: str, known: bytes | None, started_ns: int) ->
     )
 
 
+def signature(files: list[Seen], started_ns: int) -> bytes | None:
+    """The signature of a folder's record files (sorted), or None when one of them is too new to trust."""
+    return _signature(sorted(files), started_ns)
+
+
 def _signature(files: list[Seen], started_ns: int) -> bytes | None:
     if any(size < 0 or mtime + RACY_NS >= started_ns for _, size, mtime in files):
         return None
@@ -99,13 +111,13 @@ def _signature(files: list[Seen], started_ns: int) -> bytes | None:
     return hashlib.blake2b(text.encode("utf-8", "surrogateescape"), digest_size=16).digest()
 
 
-def list_tree(job: tuple[str, str, dict[str, bytes | None], int]) -> list[Listed]:
+def list_tree(job: tuple[str, str, dict[str, bytes | None], int, bool]) -> list[Listed]:
     """Worker: list a folder and everything below it."""
-    root, top, known, started_ns = job
+    root, top, known, started_ns, stat = job
     found = []
     stack = [top]
     while stack:
-        listed = list_folder(root, stack.pop(), None, started_ns)
+        listed = list_folder(root, stack.pop(), None, started_ns, stat=stat)
         listed = _with_known(listed, known.get(listed.folder))
         found.append(listed)
         stack.extend(listed.folders)
@@ -128,12 +140,14 @@ def _with_known(listed: Listed, known: bytes | None) -> Listed:
     return listed
 
 
-def _listings(root: str, known: Mapping[str, bytes | None], started_ns: int, workers: Workers) -> Iterator[Listed]:
+def _listings(
+    root: str, known: Mapping[str, bytes | None], started_ns: int, workers: Workers, stat: bool
+) -> Iterator[Listed]:
     """Every folder below ``root``: the top ones here, the subtrees below them in the workers when there are many."""
     frontier = [""]
     while frontier and (len(frontier) < _PARALLEL_FOLDERS * max(workers.count, 1) or workers.count < 2):
         folder = frontier.pop()
-        listed = _with_known(list_folder(root, folder, None, started_ns), known.get(folder))
+        listed = _with_known(list_folder(root, folder, None, started_ns, stat=stat), known.get(folder))
         yield listed
         frontier.extend(listed.folders)
     if not frontier:
@@ -146,7 +160,7 @@ def _listings(root: str, known: Mapping[str, bytes | None], started_ns: int, wor
             parent = parent.rpartition("/")[0]
         if parent in tops:
             below[parent][path] = value
-    jobs = [(root, top, below[top], started_ns) for top in sorted(tops)]
+    jobs = [(root, top, below[top], started_ns, stat) for top in sorted(tops)]
     for found in workers.map(list_tree, jobs):
         yield from found
 
@@ -154,12 +168,13 @@ def _listings(root: str, known: Mapping[str, bytes | None], started_ns: int, wor
 def scan(source: Path, store: Store, workers: Workers, started_ns: int) -> Changes:
     """Compare the records folder with what the store knows; ``started_ns`` is when this scan began."""
     root = str(source)
-    known = store.signatures()
+    known = store.files.signatures()
     read_ns = int(store.meta("read_ns", "0") or 0)  # when the last scan began: its mtimes are judged by it
     changes = Changes()
     unreadable: list[str] = []
     listed_folders: set[str] = set()
-    for listed in _listings(root, known, started_ns, workers):
+    stat = not store.fresh  # a new store knows no file: each is read, and stat-ed there
+    for listed in _listings(root, known, started_ns, workers, stat):
         listed_folders.add(listed.folder)
         if listed.problem is not None:
             unreadable.append(listed.folder)
@@ -168,7 +183,7 @@ def scan(source: Path, store: Store, workers: Workers, started_ns: int) -> Chang
             changes.problems.append(Problem(join(root, listed.folder), message))
             continue
         changes.signatures[listed.folder] = listed.signature
-        stored = None if listed.files is None else store.files_in(listed.folder)
+        stored = None if listed.files is None else store.files.in_folder(listed.folder)
         if listed.files is None or stored is None:
             continue
         for seen in listed.files:
@@ -184,5 +199,5 @@ def scan(source: Path, store: Store, workers: Workers, started_ns: int) -> Chang
         if folder in listed_folders or any(folder == u or folder.startswith(f"{u}/") or not u for u in unreadable):
             continue
         changes.gone.append(folder)
-        changes.removed.extend(store.files_in(folder))
+        changes.removed.extend(store.files.in_folder(folder))
     return changes

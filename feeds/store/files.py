@@ -1,0 +1,137 @@
+"""The rows of the record files: folders and their signatures, files, and each file's listing and groups."""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+from collections.abc import Iterable, Iterator, Sequence
+from typing import TYPE_CHECKING, Any
+
+from ..model import FeedKind
+from ..selection import topic_key
+from .groups import Groups, listing_checksum
+from .rows import Counts, Parsed, StoredFile
+from .schema import SEPARATOR, url_key
+from .visibility import Visibility, _rows
+
+if TYPE_CHECKING:
+    from .database import Store
+
+
+class Files:
+    """What the store knows of each record file, as the scan compares and the read stage changes it."""
+
+    def __init__(self, store: Store, groups: Groups, visibility: Visibility) -> None:
+        self.store = store
+        self.db: sqlite3.Connection = store.db
+        self.groups = groups
+        self.visibility = visibility
+        self._shapes: dict[tuple[tuple[str, str, str], tuple[str, ...]], tuple[int, str, str, str]] = {}
+
+    def signatures(self) -> dict[str, bytes | None]:
+        return dict(self.db.execute("SELECT path, signature FROM folders"))
+
+    def set_signatures(self, signatures: dict[str, bytes | None], removed: Iterable[str]) -> None:
+        self.db.executemany("DELETE FROM folders WHERE path = ?", ((path,) for path in removed))
+        self.db.executemany("INSERT OR REPLACE INTO folders VALUES (?, ?)", signatures.items())
+
+    def in_folder(self, folder: str) -> dict[str, StoredFile]:
+        """The files of one folder (not of its subfolders), by path."""
+        rows = self.db.execute("SELECT path, id, size, mtime, digest FROM files WHERE folder = ?", (folder,))
+        return {path: StoredFile(id, size, mtime, digest) for path, id, size, mtime, digest in rows}
+
+    def problems(self) -> Iterator[tuple[str, bytes]]:
+        """(path, marshalled problems) of every file that has any, in path order."""
+        return iter(self.db.execute("SELECT path, problems FROM files WHERE problems IS NOT NULL ORDER BY path"))
+
+    def change(self, parsed: Sequence[Parsed], removed: Sequence[str], known: dict[str, StoredFile]) -> None:
+        """Bring the rows of these files up to date; ``Visibility.update`` then settles their URLs.
+
+        ``known`` has the stored row of every file in ``parsed`` that the store
+        already had. A file whose bytes did not change keeps its listing.
+        """
+        counts = self.store.counts
+        files, published, unpublished = counts.files, counts.published, counts.unpublished
+        gone = [row[0] for path in removed if (row := self._id(path)) is not None]
+        replaced = [
+            known[item.path].id
+            for item in parsed
+            if item.path in known and (item.digest != known[item.path].digest or not item.digest)
+        ]
+        old = [*gone, *replaced]
+        for _, key, is_published in _rows(self.db, "SELECT file, url_key, published FROM listings", old):  # type: ignore[misc]
+            self.visibility.affect((key,))
+            published, unpublished = (published - 1, unpublished) if is_published else (published, unpublished - 1)
+        self.visibility.retract(old)
+        self.db.executemany("DELETE FROM listings WHERE file = ?", ((id,) for id in old))
+        self.db.executemany("DELETE FROM records WHERE file = ?", ((id,) for id in gone))
+        self.db.executemany("DELETE FROM files WHERE id = ?", ((id,) for id in gone))
+        files -= len(gone)
+        (next_id,) = self.db.execute("SELECT coalesce(max(id), 0) + 1 FROM files").fetchone()
+        new_files: list[tuple[Any, ...]] = []
+        updated: list[tuple[Any, ...]] = []
+        listings: list[tuple[Any, ...]] = []
+        for item in parsed:
+            stored = known.get(item.path)
+            if stored is None:
+                id, next_id = next_id, next_id + 1
+                folder = item.path.rpartition("/")[0]
+                new_files.append((id, item.path, folder, item.size, item.mtime, item.digest, item.problems))
+            else:
+                id = stored.id
+                updated.append((item.size, item.mtime, item.digest, item.problems, id))
+                if item.digest == stored.digest and item.digest:
+                    continue  # the same bytes: the same listing
+            if item.listing is not None:
+                listings.append((id, item.listing))
+                if item.listing[2]:
+                    published += 1
+                else:
+                    unpublished += 1
+        self.db.executemany("INSERT INTO files VALUES (?, ?, ?, ?, ?, ?, ?)", new_files)
+        self.db.executemany("UPDATE files SET size = ?, mtime = ?, digest = ?, problems = ? WHERE id = ?", updated)
+        self._put_listings(listings)
+        self.store.set_counts(Counts(files + len(new_files), published, unpublished, counts.visible))
+
+    def _id(self, path: str) -> tuple[int] | None:
+        row = self.db.execute("SELECT id FROM files WHERE path = ?", (path,)).fetchone()
+        return None if row is None else (int(row[0]),)
+
+    def _put_listings(self, listings: list[tuple[int, tuple[Any, ...]]]) -> None:
+        """The listing of each file, with the groups it is in and the names it spells them with."""
+        rows: list[tuple[Any, ...]] = []
+        keys: list[int] = []
+        for file, (url, micros, is_published, topics, provider) in listings:
+            key = url_key(url)
+            keys.append(key)
+            provider_id, joined, groups, names = self._shape(provider, topics)
+            flag = int(is_published)
+            check = listing_checksum(url, micros, flag, provider_id, joined, groups, names)
+            rows.append((file, url, key, micros, flag, provider_id, joined, groups, names, check))
+        self.visibility.affect(keys)
+        self.db.executemany("INSERT INTO listings VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, 0, ?)", rows)
+
+    def _shape(self, provider: tuple[str, str, str], topics: tuple[str, ...]) -> tuple[int, str, str, str]:
+        """(provider id, topics joined, groups as JSON, names as JSON) of a listing by this provider on these topics.
+
+        A few thousand combinations stand for millions of listings, so each is worked out once a build.
+        """
+        found = self._shapes.get((provider, topics))
+        if found is None:
+            by = self.groups.id(FeedKind.PROVIDER, provider[1])
+            groups = [self.groups.id(FeedKind.ALL, ""), by]
+            names: list[tuple[int, str]] = [(by, provider[0])]
+            for spelling in topics:
+                group = self.groups.id(FeedKind.TOPIC, topic_key(spelling))
+                names.append((group, spelling))
+                if group not in groups:
+                    groups.append(group)
+            joined = SEPARATOR.join(topics)
+            found = (
+                self.groups.provider_id(provider),
+                joined,
+                json.dumps(groups),
+                json.dumps(names, ensure_ascii=False),
+            )
+            self._shapes[(provider, topics)] = found
+        return found

@@ -1,0 +1,77 @@
+"""The store's tables, and the checksums its rows carry."""
+
+from __future__ import annotations
+
+import hashlib
+
+FORMAT = 1  # bump when the tables or the meaning of a row change
+FILE = "cache.sqlite"
+SEPARATOR = "\x1f"  # between a listing's topic spellings: a control character no cleaned text keeps
+
+SCHEMA = """
+CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL) WITHOUT ROWID;
+CREATE TABLE folders (path TEXT PRIMARY KEY, signature BLOB) WITHOUT ROWID;
+CREATE TABLE files (
+    id INTEGER PRIMARY KEY,
+    path TEXT NOT NULL UNIQUE,      -- relative to the records folder, '/' between parts
+    folder TEXT NOT NULL,
+    size INTEGER NOT NULL,
+    mtime INTEGER NOT NULL,         -- nanoseconds
+    digest BLOB NOT NULL,           -- of the file's bytes; empty when they could not be read
+    problems BLOB                   -- marshalled problems, NULL when there are none
+);
+CREATE INDEX files_by_folder ON files (folder);
+CREATE INDEX files_with_problems ON files (path) WHERE problems IS NOT NULL;
+CREATE TABLE providers (
+    id INTEGER PRIMARY KEY, name TEXT NOT NULL, key TEXT NOT NULL, url TEXT NOT NULL, UNIQUE (name, key, url)
+);
+CREATE TABLE listings (
+    file INTEGER PRIMARY KEY,       -- files.id
+    url TEXT NOT NULL,
+    url_key INTEGER NOT NULL,       -- a hash of the URL, for a small index
+    time INTEGER NOT NULL,          -- microseconds since 1970, UTC
+    published INTEGER NOT NULL,
+    provider INTEGER NOT NULL,
+    topics TEXT NOT NULL,
+    groups TEXT NOT NULL,           -- JSON: the ids of the groups it is in (all, its provider's, its topics')
+    names TEXT NOT NULL,            -- JSON: [group id, name] for each name it spells a group with
+    visible INTEGER NOT NULL,
+    checksum INTEGER NOT NULL
+);
+CREATE INDEX listings_by_url ON listings (url_key);
+CREATE INDEX listings_by_time ON listings (published, time);
+CREATE TABLE groups (
+    id INTEGER PRIMARY KEY, kind INTEGER NOT NULL, key TEXT NOT NULL, visible INTEGER NOT NULL,
+    checksum INTEGER NOT NULL, UNIQUE (kind, key)
+);
+-- the visible entries of each group, by time
+CREATE TABLE members (
+    grp INTEGER NOT NULL, time INTEGER NOT NULL, file INTEGER NOT NULL, PRIMARY KEY (grp, time, file)
+) WITHOUT ROWID;
+CREATE TABLE names (
+    grp INTEGER NOT NULL, name TEXT NOT NULL, count INTEGER NOT NULL, checksum INTEGER NOT NULL,
+    PRIMARY KEY (grp, name)
+) WITHOUT ROWID;
+CREATE TABLE records (file INTEGER PRIMARY KEY, digest BLOB NOT NULL, data BLOB NOT NULL, checksum BLOB NOT NULL);
+CREATE TABLE outputs (path TEXT PRIMARY KEY, digest TEXT NOT NULL, size INTEGER NOT NULL) WITHOUT ROWID;
+"""
+
+# Scratch tables of one connection: the files and URLs a step works on.
+SCRATCH = """
+CREATE TEMP TABLE IF NOT EXISTS moving (file INTEGER PRIMARY KEY);
+CREATE TEMP TABLE IF NOT EXISTS affected (url_key INTEGER PRIMARY KEY);
+"""
+
+
+def checksum(*values: object) -> int:
+    """A row's checksum; SQL statements compute it with the same function, registered as ``checksum``."""
+    data = repr(values).encode("utf-8", "surrogatepass")
+    return int.from_bytes(hashlib.blake2b(data, digest_size=8).digest(), "big", signed=True)
+
+
+def record_checksum(digest: bytes, data: bytes) -> bytes:
+    return hashlib.blake2b(digest + data, digest_size=16).digest()
+
+
+def url_key(url: str) -> int:
+    return int.from_bytes(hashlib.blake2b(url.encode(), digest_size=8).digest(), "big", signed=True)

@@ -1,0 +1,128 @@
+"""The visible set: which listings feeds show, kept up to date for the URLs whose listings changed.
+
+A listing is visible when it is published, due (not after the build's "now")
+and the newest of the published, due listings that share its URL (equal
+times: the greater path wins). Each listing that enters or leaves the set
+moves its rows in ``members``, and the counts of its groups and names, in
+set-based statements: the same ones for one changed file and for a million.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import Iterable, Sequence
+from datetime import datetime
+from typing import TYPE_CHECKING
+
+from ..codec import to_micros
+from .rows import Counts, Delta
+
+if TYPE_CHECKING:
+    from .database import Store
+
+# For each listing of the URLs at hand: whether it should be visible, when that differs from whether it is.
+_WINNERS = """
+SELECT file, should FROM (
+    SELECT l.file, l.visible, (
+        l.published = 1 AND l.time <= :now AND row_number() OVER (
+            PARTITION BY l.url ORDER BY (l.published = 1 AND l.time <= :now) DESC, l.time DESC, f.path DESC
+        ) = 1
+    ) AS should
+    FROM listings l JOIN files f ON f.id = l.file {where}
+) WHERE should != visible
+"""
+# Each (group id, listing) of the listings that move: a row per group each one is in.
+_OF_MOVING = "FROM moving mv JOIN listings l ON l.file = mv.file, json_each(l.groups) mo"
+
+
+class Visibility:
+    """The visible set and what a build changed in it so far."""
+
+    def __init__(self, store: Store, db: sqlite3.Connection) -> None:
+        self.store = store
+        self.db = db
+        self.everything = store.fresh  # a new store: every URL is at hand, none need be named
+        self._oldest: dict[int, int] = {}
+        self._before: dict[int, int] = {}
+        self._entered = self._left = self._visible = 0
+
+    def affect(self, keys: Iterable[int]) -> None:
+        """Note URLs (by key) whose listings changed."""
+        if not self.everything:
+            self.db.executemany("INSERT OR IGNORE INTO affected VALUES (?)", ((key,) for key in keys))
+
+    def retract(self, files: Sequence[int]) -> None:
+        """Take these listings out of the visible set, if they are in it (before their rows go)."""
+        self._move([file for file, flag in _rows(self.db, "SELECT file, visible FROM listings", files) if flag], -1)
+
+    def update(self, now: datetime) -> Delta:
+        """Settle the visible set as of ``now`` for the URLs at hand and those whose time came (or went)."""
+        micros = to_micros(now)
+        before = int(self.store.meta("now", "0") or 0)
+        if micros != before and not self.everything:
+            low, high = sorted((before, micros))
+            self.db.execute(
+                "INSERT OR IGNORE INTO affected"
+                " SELECT url_key FROM listings WHERE published = 1 AND time > ? AND time <= ?",
+                (low, high),
+            )
+        self.store.set_meta("now", str(micros))
+        where = "" if self.everything else "WHERE l.url_key IN (SELECT url_key FROM affected)"
+        changed = self.db.execute(_WINNERS.format(where=where), {"now": micros}).fetchall()
+        self._move([file for file, should in changed if not should], -1)
+        self._move([file for file, should in changed if should], +1)
+        self.db.execute("DELETE FROM affected")
+        counts = self.store.counts
+        self.store.set_counts(
+            Counts(counts.files, counts.published, counts.unpublished, counts.visible + self._visible)
+        )
+        delta = Delta(self._entered, self._left, dict(self._oldest), dict(self._before))
+        self._oldest, self._before = {}, {}
+        self._entered = self._left = self._visible = 0
+        self.everything = False
+        return delta
+
+    def _move(self, files: Sequence[int], step: int) -> None:
+        """Put these listings into the visible set (``step`` 1) or take them out (-1)."""
+        if not files:
+            return
+        self.db.execute("DELETE FROM moving")
+        self.db.executemany("INSERT INTO moving VALUES (?)", ((file,) for file in files))
+        groups = self.db.execute(f"SELECT mo.value, count(*), min(l.time) {_OF_MOVING} GROUP BY mo.value").fetchall()
+        for group, _, oldest in groups:
+            if group not in self._before:
+                (self._before[group],) = self.db.execute("SELECT visible FROM groups WHERE id = ?", (group,)).fetchone()
+            self._oldest[group] = min(self._oldest.get(group, oldest), oldest)
+        if step > 0:
+            self.db.execute(f"INSERT INTO members SELECT mo.value, l.time, l.file {_OF_MOVING}")
+            self._entered += len(files)
+        else:
+            rows = self.db.execute(f"SELECT mo.value, l.time, l.file {_OF_MOVING}").fetchall()
+            self.db.executemany("DELETE FROM members WHERE grp = ? AND time = ? AND file = ?", rows)
+            self._left += len(files)
+        self._visible += step * len(files)
+        self.db.executemany(
+            "UPDATE groups SET visible = visible + ?1, checksum = checksum(kind, key, visible + ?1) WHERE id = ?2",
+            ((step * count, group) for group, count, _ in groups),
+        )
+        names = self.db.execute(
+            "SELECT s.value ->> 0, s.value ->> 1, count(*)"
+            " FROM moving mv JOIN listings l ON l.file = mv.file, json_each(l.names) s GROUP BY 1, 2"
+        ).fetchall()
+        self.db.executemany(
+            "INSERT INTO names VALUES (?1, ?2, ?3, checksum(?1, ?2, ?3)) ON CONFLICT (grp, name)"
+            " DO UPDATE SET count = count + excluded.count, checksum = checksum(grp, name, count + excluded.count)",
+            ((group, name, step * count) for group, name, count in names),
+        )
+        if step < 0:
+            self.db.execute("DELETE FROM names WHERE count <= 0")
+        self.db.execute("UPDATE listings SET visible = ? WHERE file IN (SELECT file FROM moving)", (int(step > 0),))
+
+
+def _rows(db: sqlite3.Connection, select: str, ids: Sequence[int], batch: int = 5_000) -> list[tuple[int, int]]:
+    """``select ... WHERE file IN ids``, a batch at a time (SQLite bounds the parameters of one query)."""
+    found: list[tuple[int, int]] = []
+    for start in range(0, len(ids), batch):
+        chunk = ids[start : start + batch]
+        found.extend(db.execute(f"{select} WHERE file IN ({','.join('?' * len(chunk))})", chunk))
+    return found
