@@ -92,10 +92,14 @@ def _listing_values(record: Record) -> tuple[Any, ...]:
     )
 
 
-def _listing(root: str, parsed: Parsed) -> Listing:
+def _listing(root: str, parsed: Parsed, providers: dict[tuple[str, str, str], Provider]) -> Listing:
+    """The listing of a parsed file; ``providers`` shares equal providers between listings."""
     assert parsed.listing is not None
-    url, micros, is_published, topics, provider = parsed.listing
-    return Listing(join(root, parsed.path), url, from_micros(micros), is_published, topics, Provider(*provider))
+    url, micros, is_published, topics, fields = parsed.listing
+    provider = providers.get(fields)
+    if provider is None:
+        provider = providers[fields] = Provider(*fields)
+    return Listing(join(root, parsed.path), url, from_micros(micros), is_published, topics, provider)
 
 
 def read(
@@ -138,13 +142,14 @@ def read(
             full = join(root, path)
             fresh[full] = packed
             if shortlist is not None:
-                for dropped in shortlist.offer(_listing(root, item)):
+                for dropped in shortlist.offer(_listing(root, item, providers)):
                     fresh.pop(dropped, None)
         known_vanished = [path for path in vanished if path in changes.known]
         store.files.change(items, known_vanished, changes.known)
         removed += len(known_vanished)
 
     seen_stats = {path: (size, mtime) for path, size, mtime in changes.todo}
+    providers: dict[tuple[str, str, str], Provider] = {}
     stats: dict[str, list[Seen]] = {}
     _parse(root, changes.todo, max_bytes, workers, take, progress)
     for folder, found in stats.items():

@@ -49,9 +49,15 @@ class Shortlist:
         self.now = to_micros(now)
         self.size = None if limit is None else limit + max(8, limit // 4)
         self._claims: dict[str, int] = {}  # path -> how many heaps hold it
-        # (topics, provider) -> the heaps of its groups, each (time, path) with the oldest first
-        self._heaps_of: dict[tuple[tuple[str, ...], str], tuple[list[tuple[int, str]], ...]] = {}
-        self._heaps: dict[str, list[tuple[int, str]]] = defaultdict(list)
+        # group -> its heap of (time, path), the oldest first
+        self._heaps: dict[str, list[tuple[int, str]]] = {}
+        self._everything: list[tuple[int, str]] = []
+
+    def _heap(self, group: str) -> list[tuple[int, str]]:
+        found = self._heaps.get(group)
+        if found is None:
+            found = self._heaps[group] = []
+        return found
 
     def offer(self, listing: Listing) -> list[str]:
         """Offer a record; return the paths of those no longer needed (maybe its own)."""
@@ -60,11 +66,11 @@ class Shortlist:
             return [path]
         if self.size is None:
             return []
-        topics, provider = listing.topics, listing.provider.key
-        heaps = self._heaps_of.get((topics, provider))
-        if heaps is None:
-            groups = dict.fromkeys(["", f"p {provider}", *(f"t {topic_key(t)}" for t in topics)])
-            heaps = self._heaps_of[(topics, provider)] = tuple(self._heaps[group] for group in groups)
+        heaps = [self._everything, self._heap(f"p {listing.provider.key}")]
+        for topic in listing.topics:
+            heap = self._heap(f"t {topic_key(topic)}")
+            if all(heap is not known for known in heaps):  # spellings of one topic are one group (not ==: by identity)
+                heaps.append(heap)
         dropped: list[str] = []
         claims, size, held = 0, self.size, self._claims
         entry = (micros, path)

@@ -12,7 +12,7 @@ from .files import Files
 from .groups import Groups
 from .kept import Outputs, Records
 from .rows import Counts, StoreDamaged
-from .schema import FILE, FORMAT, SCHEMA, SCRATCH, checksum
+from .schema import FILE, FORMAT, INDEXES, SCHEMA, SCRATCH, checksum
 from .visibility import Visibility
 
 
@@ -78,6 +78,11 @@ class Store:
         connection.execute("INSERT INTO meta VALUES ('key', ?)", (key,))
         return cls(connection, path, fresh=True)
 
+    def index(self) -> None:
+        """Make the indexes a new store was filled without (idempotent)."""
+        if self.fresh:
+            _script(self.db, INDEXES)
+
     def begin(self) -> None:
         self.db.execute("BEGIN IMMEDIATE")
 
@@ -132,6 +137,13 @@ class Store:
 
     def set_counts(self, counts: Counts) -> None:
         self.set_meta_json("counts", {**counts.__dict__, "checksum": checksum(*counts.__dict__.values())})
+
+
+def _script(db: sqlite3.Connection, script: str) -> None:
+    """Run ``script`` statement by statement (``executescript`` would commit the transaction first)."""
+    for statement in script.split(";"):
+        if statement.strip():
+            db.execute(statement)
 
 
 def _verdict(connection: sqlite3.Connection, key: str) -> str:

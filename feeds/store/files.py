@@ -26,7 +26,10 @@ class Files:
         self.db: sqlite3.Connection = store.db
         self.groups = groups
         self.visibility = visibility
-        self._shapes: dict[tuple[tuple[str, str, str], tuple[str, ...]], tuple[int, str, str, str]] = {}
+        # Per build: each provider's (id, group id, name as JSON) and each topic spelling's (group id, name as JSON)
+        self._providers: dict[tuple[str, str, str], tuple[int, int, str]] = {}
+        self._topics: dict[str, tuple[int, str]] = {}
+        self._everything: int | None = None
 
     def signatures(self) -> dict[str, bytes | None]:
         return dict(self.db.execute("SELECT path, signature FROM folders"))
@@ -101,6 +104,8 @@ class Files:
         """The listing of each file, with the groups it is in and the names it spells them with."""
         rows: list[tuple[Any, ...]] = []
         keys: list[int] = []
+        if self._everything is None:
+            self._everything = self.groups.id(FeedKind.ALL, "")
         for file, (url, micros, is_published, topics, provider) in listings:
             key = url_key(url)
             keys.append(key)
@@ -114,24 +119,26 @@ class Files:
     def _shape(self, provider: tuple[str, str, str], topics: tuple[str, ...]) -> tuple[int, str, str, str]:
         """(provider id, topics joined, groups as JSON, names as JSON) of a listing by this provider on these topics.
 
-        A few thousand combinations stand for millions of listings, so each is worked out once a build.
+        Each provider and each spelling is worked out once a build (a few thousand stand for millions of
+        listings); the JSON is put together from their pieces.
         """
-        found = self._shapes.get((provider, topics))
-        if found is None:
-            by = self.groups.id(FeedKind.PROVIDER, provider[1])
-            groups = [self.groups.id(FeedKind.ALL, ""), by]
-            names: list[tuple[int, str]] = [(by, provider[0])]
-            for spelling in topics:
+        by = self._providers.get(provider)
+        if by is None:
+            group = self.groups.id(FeedKind.PROVIDER, provider[1])
+            by = self._providers[provider] = (self.groups.provider_id(provider), group, _pair(group, provider[0]))
+        groups = [self._everything, by[1]]
+        names = [by[2]]
+        for spelling in topics:
+            topic = self._topics.get(spelling)
+            if topic is None:
                 group = self.groups.id(FeedKind.TOPIC, topic_key(spelling))
-                names.append((group, spelling))
-                if group not in groups:
-                    groups.append(group)
-            joined = SEPARATOR.join(topics)
-            found = (
-                self.groups.provider_id(provider),
-                joined,
-                json.dumps(groups),
-                json.dumps(names, ensure_ascii=False),
-            )
-            self._shapes[(provider, topics)] = found
-        return found
+                topic = self._topics[spelling] = (group, _pair(group, spelling))
+            names.append(topic[1])
+            if topic[0] not in groups:
+                groups.append(topic[0])
+        return by[0], SEPARATOR.join(topics), f"[{','.join(map(str, groups))}]", f"[{','.join(names)}]"
+
+
+def _pair(group: int, name: str) -> str:
+    """``[group, name]`` in JSON."""
+    return f"[{group},{json.dumps(name, ensure_ascii=False)}]"

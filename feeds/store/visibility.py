@@ -57,6 +57,7 @@ class Visibility:
 
     def update(self, now: datetime) -> Delta:
         """Settle the visible set as of ``now`` for the URLs at hand and those whose time came (or went)."""
+        self.store.index()  # a new store is filled: from here on it is searched
         micros = to_micros(now)
         before = int(self.store.meta("now", "0") or 0)
         if micros != before and not self.everything:
