@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import contextlib
 import gc
-import hashlib
 import marshal
 import sqlite3
 import time
@@ -23,17 +22,19 @@ from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from pathlib import Path, PurePosixPath
 
-from .codec import decode_problems, decode_record, from_micros, to_micros
-from .errors import FeedsError, RecordError, ShrinkError
-from .manifest import MANIFEST, Manifest, known_feeds, read_manifest
-from .model import Draft, Feed, FeedKey, FeedKind, Problem, Provider, Record, Severity, Site
+from .codec import decode_problems, from_micros, to_micros
+from .errors import FeedsError, RecordError
+from .fetching import Fetcher
+from .manifest import MANIFEST, Manifest, read_manifest
+from .model import Feed, FeedKey, FeedKind, Problem, Severity, Site
 from .outputs import Output, chunks, make_all, plan_outputs
 from .planning import Plan, plan
-from .reading import Reading, read, reparse
+from .reading import Reading, read
 from .records import MAX_FILE_BYTES
-from .report import Report
+from .report import Report, announced
 from .scan import join
 from .selection import KnownFeed, Shortlist
+from .state import BuildState, guard_shrink, names_key, settings_key
 from .store import Store, StoreDamaged, discard
 from .version import __version__
 from .workers import Workers
@@ -41,7 +42,6 @@ from .writing import OutputTree, build_lock
 
 RENDER_CHUNK = 20_000  # entries whose full records a build holds at once (archive pages make many)
 WRITING = "writing"  # in the cache folder while a build stages and commits files: a sweep is due if it stays
-SHRINK_FLOOR = 10  # a build may always drop this many entries, whatever the share
 
 
 @dataclass(frozen=True)
@@ -171,14 +171,8 @@ class _Clock:
         return {**stages, **self.laps, "total": time.perf_counter() - self.start}
 
 
-def settings_key(site: Site, known: Sequence[KnownFeed]) -> str:
-    """Everything but the records that every file depends on; when it changes, every document is drafted again."""
-    feeds = [(k.kind.name, k.group, k.slug, k.name) for k in known]
-    return hashlib.blake2b(repr((__version__, site, feeds)).encode("utf-8"), digest_size=16).hexdigest()
-
-
 class Build:
-    """One build, stage by stage; every stage reads and writes the store through one transaction."""
+    """One build, stage by stage, all through one transaction of the store."""
 
     def __init__(
         self,
@@ -196,53 +190,33 @@ class Build:
         self.tree = OutputTree(self.out_dir)
         self.clock = _Clock()
         self.warnings: list[str] = []
-        self._reparsed: dict[str, bytes] = {}  # packed records parsed again for rendering
-
-    # ---- the stages
+        self.marker = None if options.cache_dir is None else options.cache_dir / WRITING
 
     def run(self) -> Report:
         store, site = self.store, self.site
         manifest = read_manifest(self.out_dir)
-        marker = None if self.options.cache_dir is None else self.options.cache_dir / WRITING
-        if store.fresh or marker is None or marker.exists():
+        state = BuildState.load(store)
+        if store.fresh or self.marker is None or self.marker.exists():
             self.tree.sweep()  # temporary files of a build that died, whoever ran it
         last = manifest.published if store.fresh else store.counts.visible
-        unfinished = set(store.meta_json("unfinished") or ())  # files a build may have renamed before it died
         store.begin()
-        shortlist = Shortlist(self.now, None if site.archives else site.max_items)
-        reading = read(
-            self.source,
-            store,
-            self.workers,
-            self.now,
-            max_bytes=self.options.max_bytes,
-            shortlist=shortlist,
-            progress=self.options.progress,
-        )
-        gc.freeze()  # what a build has read lives to its end: the collector need not walk it again and again
+        reading = self._read()
         problems = self._problems(reading)
         if self.options.strict and any(p.severity is Severity.ERROR for p in problems):
             raise RecordError(problems)
-        self._guard_shrink(last)
-        settings = settings_key(site, manifest.known)
-        names = store.groups.names()
-        named = sorted((kind.value, key, name) for (kind, key), name in names.items())
-        names_key = hashlib.blake2b(repr(named).encode("utf-8"), digest_size=16).hexdigest()
+        if not self.options.allow_shrink:
+            guard_shrink(self.source, last, store.counts.visible, site)
+        names = names_key(store.groups.names())
         before = store.outputs.all()
+        unfinished = set(state.unfinished)
         broken = {path for path, (_, size) in before.items() if _size(self.out_dir / path) != size} | unfinished
         self.clock.lap("read")
-        everything = store.fresh or store.meta("settings") != settings or store.meta("names") != names_key
+        everything = store.fresh or state.settings != settings_key(site, manifest.known) or state.names != names
         if not (reading.changed or everything or broken):
             store.commit()  # the scan's times and signatures
-            return self._report(reading, problems, store.meta_json("heads") or 0, (), (), len(before))
+            return self._report(reading, problems, state.feeds, files=len(before))
         drafted = plan(
-            store,
-            site,
-            self.root,
-            manifest.known,
-            reading.delta,
-            everything=everything,
-            redo=_redo(broken, manifest),
+            store, site, self.root, manifest.known, reading.delta, everything=everything, redo=_redo(broken, manifest)
         )
         _, next_due = store.groups.scheduled(to_micros(self.now))
         outputs, planned = plan_outputs(drafted, site, None if next_due is None else _utc(next_due))
@@ -251,37 +225,46 @@ class Build:
         # points to it (archive/ sorts first), every feed before the site's files, the manifest last.
         pending.sort(key=lambda o: (o.draft is None, o.path == MANIFEST, o.path))
         self.clock.lap("select")
-        if marker is not None and pending:  # staged files of a build that dies are swept by the next
-            with contextlib.suppress(OSError):
-                marker.touch()
-        try:
-            sizes = self._make(pending, drafted, reading)
-            stale = (set(before) | manifest.files) - planned
-            store.outputs.change(sizes, stale & set(before))
-            store.set_meta("settings", settings_key(site, known_feeds(drafted.heads)))
-            store.set_meta("names", names_key)
-            store.set_meta_json("heads", len(drafted.heads))
-            store.set_meta_json("unfinished", self.tree.staged)
-            self._keep_records(drafted, reading)
-            self._save()
-            written = self._commit(marker)
-        except BaseException:
-            self.tree.discard()  # a failed build leaves no temporary file (a killed one's are swept next time)
-            raise
+        stale = (set(before) | manifest.files) - planned
+        written = self._write(
+            pending,
+            drafted,
+            Fetcher(store, reading, self.root, self.options.max_bytes, self.workers),
+            stale & set(before),
+            names,
+        )
         removed = self.tree.remove(stale)
         for path in self.tree.strangers(planned):
             self.warnings.append(f"{self.out_dir / path}: not made by feeds; left alone (remove it if it is stale)")
         self.clock.lap("write")
         fresh = set(written) | (unfinished & planned)
-        heads = len(drafted.heads)
-        return self._report(reading, problems, heads, tuple(written), tuple(removed), len(planned), fresh)
+        return self._report(reading, problems, len(drafted.heads), written, removed, len(planned), fresh)
 
     def documents(self, known: Sequence[KnownFeed]) -> tuple[Feed, ...]:
         """Read, plan every document and fetch its records, as ``run`` does before it renders."""
         self.store.begin()
-        reading = read(self.source, self.store, self.workers, self.now, max_bytes=self.options.max_bytes)
+        reading = self._read()
         drafted = plan(self.store, self.site, self.root, known, reading.delta, everything=True)
-        return tuple(self._complete(drafted.drafts, drafted, reading))
+        return tuple(
+            Fetcher(self.store, reading, self.root, self.options.max_bytes, self.workers).complete(
+                drafted.drafts, drafted
+            )
+        )
+
+    def _read(self) -> Reading:
+        shortlist = Shortlist(self.now, None if self.site.archives else self.site.max_items)
+        options = self.options
+        reading = read(
+            self.source,
+            self.store,
+            self.workers,
+            self.now,
+            max_bytes=options.max_bytes,
+            shortlist=shortlist,
+            progress=options.progress,
+        )
+        gc.freeze()  # what a build has read lives to its end: the collector need not walk it again and again
+        return reading
 
     def _problems(self, reading: Reading) -> tuple[Problem, ...]:
         found = [*reading.problems]
@@ -289,88 +272,36 @@ class Build:
             found.extend(decode_problems(marshal.loads(packed), join(self.root, path)))  # noqa: S302 - ours
         return tuple(sorted(found, key=lambda p: p.path))
 
-    def _guard_shrink(self, last: int | None) -> None:
-        """Refuse a build that would drop a large share of what the last one published (an unmounted share)."""
-        if last is None or self.options.allow_shrink:
-            return
-        dropped = last - self.store.counts.visible
-        limit = max(SHRINK_FLOOR, int(last * self.site.max_shrink))
-        if dropped > limit:
-            raise ShrinkError(
-                f"{self.source}: this build would publish {self.store.counts.visible} entries, {dropped} fewer than the"
-                f" {last} of the last build (more than max_shrink, {self.site.max_shrink:.0%}); nothing was written."
-                " Is the records folder mounted and complete? If the records were withdrawn on purpose,"
-                " build with --allow-shrink"
-            )
+    def _write(self, pending: list[Output], drafted: Plan, fetcher: Fetcher, stale: set[str], names: str) -> list[str]:
+        """Make and stage the pending files, keep the store's changes, then rename the files into place.
 
-    def _make(self, pending: list[Output], drafted: Plan, reading: Reading) -> dict[str, tuple[str, int]]:
-        """Render and stage the ``pending`` files, a piece at a time; each one's digest and size."""
-        sizes: dict[str, tuple[str, int]] = {}
-        writing = 0.0
-        for chunk in chunks(pending, RENDER_CHUNK):
-            redo = list({id(o.draft): o.draft for o in chunk if o.draft is not None}.values())
-            feeds = dict(zip(map(id, redo), self._complete(redo, drafted, reading), strict=True))
-            for output, data in zip(chunk, make_all(chunk, feeds, self.site, self.workers), strict=True):
-                sizes[str(output.path)] = (output.digest or "", len(data))
-                start = time.perf_counter()
-                self.tree.stage(output.path, data)
-                writing += time.perf_counter() - start
-        self.clock.lap("render")
-        self.clock.laps["render"] -= writing
-        self.clock.laps["write"] = writing
-        return sizes
-
-    def _complete(self, drafts: Sequence[Draft], drafted: Plan, reading: Reading) -> list[Feed]:
-        """The drafts with full records for entries, their names made canonical.
-
-        Each record comes from this build's parses, else from the store if the
-        file it was parsed from is unchanged, else from parsing the file again.
+        The state saved with the store names the staged files: should the build die while renaming,
+        the next one makes them again and announces them. Only then is the state made final, its
+        settings taken from the manifest as written, the source the next build reads them from.
         """
-        needed = list({entry.path: entry for draft in drafts for entry in draft.entries}.values())
-        entries = drafted.entries
-        packed = {path: reading.fresh[path] for path in (e.path for e in needed) if path in reading.fresh}
-        missing = [e for e in needed if e.path not in packed]
-        kept = self.store.records.get([entries[e.path].file for e in missing])
-        for listing in missing:
-            if entries[listing.path].file in kept:
-                packed[listing.path] = kept[entries[listing.path].file]
-        again = [e.path for e in needed if e.path not in packed]
-        if again:
-            relative = {path.removeprefix(self.root + "/"): path for path in again}
-            for path, (digest, data) in reparse(
-                list(relative), self.root, self.options.max_bytes, self.workers
-            ).items():
-                if digest == entries[relative[path]].digest:
-                    packed[relative[path]] = data
-                    self._reparsed[relative[path]] = data
-        providers: dict[tuple[str, str, str], Provider] = {}
-        full: dict[str, Record] = {}
-        for listing in needed:
-            blob = packed.get(listing.path)
-            if blob is None:  # changed since it was read, or its row is damaged: read everything again
-                raise StoreDamaged(f"{listing.path} is not as the store knows it")
-            record = decode_record(marshal.loads(blob), listing.path, providers)  # noqa: S302 - ours
-            if record.url != listing.url:
-                raise StoreDamaged(f"the record kept for {listing.path}")
-            topics, provider = drafted.names(record.listing)
-            if topics != record.topics or provider != record.provider.name:
-                record = replace(record, topics=topics, provider=replace(record.provider, name=provider))
-            full[listing.path] = record
-        return [
-            Feed(d.key, d.group, d.name, tuple(full[e.path] for e in d.entries), d.total, d.updated, d.page, d.pages)
-            for d in drafts
-        ]
-
-    def _keep_records(self, drafted: Plan, reading: Reading) -> None:
-        """Keep the packed records of the entries that may be rendered again soon, and only those."""
-        at_hand = {**reading.fresh, **self._reparsed}
-        rows = []
-        for path, entry in drafted.entries.items():
-            if entry.file in drafted.keep and path in at_hand:
-                rows.append((entry.file, entry.digest, at_hand[path]))
-        self.store.records.put(rows)
-        if self.store.records.count() > 2 * len(drafted.keep) + 1_000:
-            self.store.records.keep(set(drafted.keep))
+        if self.marker is not None and pending:  # staged files of a build that dies are swept by the next
+            with contextlib.suppress(OSError):
+                self.marker.touch()
+        try:
+            sizes = _make(pending, drafted, fetcher, self.site, self.workers, self.tree, self.clock)
+            self.store.outputs.change(sizes, stale)
+            state = BuildState("", names, len(drafted.heads), tuple(self.tree.staged))
+            state.save(self.store)
+            fetcher.keep(drafted)
+            self._save()
+            written = self.tree.commit()
+        except BaseException:
+            self.tree.discard()  # a failed build leaves no temporary file (a killed one's are swept next time)
+            raise
+        with contextlib.suppress(sqlite3.Error):
+            self.store.begin()
+            settings = settings_key(self.site, read_manifest(self.out_dir).known)
+            replace(state, settings=settings, unfinished=()).save(self.store)
+            self.store.commit()
+        if self.marker is not None:
+            with contextlib.suppress(OSError):
+                self.marker.unlink(missing_ok=True)
+        return written
 
     def _save(self) -> None:
         """Commit the store; if that fails, the build goes on and the next one reads every record again."""
@@ -385,40 +316,19 @@ class Build:
                 with contextlib.suppress(OSError):
                     discard(self.options.cache_dir)
 
-    def _commit(self, marker: Path | None) -> list[str]:
-        """Rename the staged files into place; then note that no rename is pending."""
-        written = self.tree.commit()
-        with contextlib.suppress(sqlite3.Error):
-            self.store.begin()
-            self.store.set_meta_json("unfinished", [])
-            self.store.commit()
-        if marker is not None:
-            with contextlib.suppress(OSError):
-                marker.unlink(missing_ok=True)
-        return written
-
     def _report(
         self,
         reading: Reading,
         problems: tuple[Problem, ...],
-        heads: int,
-        written: tuple[str, ...],
-        removed: tuple[str, ...],
-        files: int,
+        feeds: int,
+        written: Sequence[str] = (),
+        removed: Sequence[str] = (),
+        files: int = 0,
         fresh: set[str] | None = None,
     ) -> Report:
         counts = self.store.counts
         scheduled, next_due = self.store.groups.scheduled(to_micros(self.now))
-        changed: set[str] = set()
-        urls: list[str] = []
-        for path in sorted(fresh or ()):
-            parts = PurePosixPath(path).parts
-            if parts[0] not in ("all", "topics", "providers"):
-                continue
-            folder = "all" if parts[0] == "all" else "/".join(parts[:2])
-            changed.add(folder)
-            if "archive" not in parts and not path.endswith(".html"):
-                urls.append(self.site.url(path))
+        changed, urls = announced(fresh or set(), self.site)
         return Report(
             read=counts.files,
             published=counts.visible,
@@ -426,18 +336,44 @@ class Build:
             scheduled=scheduled,
             duplicates=counts.published - scheduled - counts.visible,
             problems=problems,
-            feeds=heads,
+            feeds=feeds,
             written=tuple(sorted(written, key=lambda path: (path == str(MANIFEST), path))),
             unchanged=files - len(written),
             next_due=None if next_due is None else _utc(next_due),
-            feeds_changed=tuple(sorted(changed)),
-            urls_changed=tuple(urls),
+            feeds_changed=changed,
+            urls_changed=urls,
             parsed=reading.parsed,
             reused=reading.reused,
-            removed=removed,
+            removed=tuple(removed),
             warnings=tuple(self.warnings),
             timings=self.clock.total(),
         )
+
+
+def _make(
+    pending: list[Output],
+    drafted: Plan,
+    fetcher: Fetcher,
+    site: Site,
+    workers: Workers,
+    tree: OutputTree,
+    clock: _Clock,
+) -> dict[str, tuple[str, int]]:
+    """Render and stage the ``pending`` files, a piece at a time; each one's digest and size."""
+    sizes: dict[str, tuple[str, int]] = {}
+    writing = 0.0
+    for chunk in chunks(pending, RENDER_CHUNK):
+        redo = list({id(o.draft): o.draft for o in chunk if o.draft is not None}.values())
+        feeds = dict(zip(map(id, redo), fetcher.complete(redo, drafted), strict=True))
+        for output, data in zip(chunk, make_all(chunk, feeds, site, workers), strict=True):
+            sizes[str(output.path)] = (output.digest or "", len(data))
+            start = time.perf_counter()
+            tree.stage(output.path, data)
+            writing += time.perf_counter() - start
+    clock.lap("render")
+    clock.laps["render"] -= writing
+    clock.laps["write"] = writing
+    return sizes
 
 
 def _redo(broken: set[str], manifest: Manifest) -> dict[FeedKey, int]:

@@ -5,9 +5,10 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
+from pathlib import PurePosixPath
 from typing import Any
 
-from .model import Problem, Severity
+from .model import Problem, Severity, Site
 from .renderers.content import rfc3339
 
 
@@ -65,3 +66,20 @@ class Report:
             "problems": [p.as_dict() for p in self.problems],
             "timings": {name: round(seconds, 4) for name, seconds in self.timings.items()},
         }
+
+
+FEED_FOLDERS = ("all", "topics", "providers")
+
+
+def announced(changed: set[str], site: Site) -> tuple[tuple[str, ...], tuple[str, ...]]:
+    """The feed folders whose files changed, and the feed URLs (not archive pages or pages) to tell hubs of."""
+    folders: set[str] = set()
+    urls: list[str] = []
+    for path in sorted(changed):
+        parts = PurePosixPath(path).parts
+        if parts[0] not in FEED_FOLDERS:
+            continue
+        folders.add("all" if parts[0] == "all" else "/".join(parts[:2]))
+        if "archive" not in parts and not path.endswith(".html"):
+            urls.append(site.url(path))
+    return tuple(sorted(folders)), tuple(urls)

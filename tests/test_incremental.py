@@ -17,8 +17,9 @@ from typing import Any
 import pytest
 
 from feeds.errors import BusyError, OutputError
+from feeds.fetching import Fetcher
 from feeds.model import Problem, Site
-from feeds.publish import Build, build, store_key
+from feeds.publish import build, store_key
 from feeds.records import MAX_FILE_BYTES
 from feeds.store import FILE, Store
 from feeds.writing import OutputTree, build_lock
@@ -328,13 +329,13 @@ def test_an_edit_fetches_only_the_records_of_the_feeds_it_renders_again(
     two = replace(SITE, max_items=2)  # all: 5, 4; topic AI: 5, 3; topic Space: 4, 2; the provider: 5, 4
     build(seeds, out, two, NOW, cache_dir=cache)
     fetched: list[str] = []
-    complete = Build._complete
+    complete = Fetcher.complete
 
-    def recording(self: Build, drafts: list[Any], *rest: Any) -> Any:
+    def recording(self: Fetcher, drafts: list[Any], *rest: Any) -> Any:
         fetched.extend(dict.fromkeys(entry.path for draft in drafts for entry in draft.entries))
         return complete(self, drafts, *rest)
 
-    monkeypatch.setattr(Build, "_complete", recording)
+    monkeypatch.setattr(Fetcher, "complete", recording)
     target = seeds / "3.txt"
     target.write_bytes(target.read_bytes().replace(b"Story 3", b"Story three"))
     age(seeds)
