@@ -64,8 +64,9 @@ def check_site(site: Site, where: str = "feeds.yaml") -> Site:
     refresh = site.refresh_minutes
     if isinstance(refresh, bool) or not isinstance(refresh, int) or not 1 <= refresh <= 1440:
         raise ConfigError(where, f"refresh_minutes: must be a whole number from 1 to 1440, found {refresh!r}")
-    if not isinstance(site.archives, bool):
-        raise ConfigError(where, f"archives: must be true or false, found {site.archives!r}")
+    for key in ("archives", "deploy_gzip"):
+        if not isinstance(getattr(site, key), bool):
+            raise ConfigError(where, f"{key}: must be true or false, found {getattr(site, key)!r}")
     hubs = site.hubs
     if isinstance(hubs, str) or not isinstance(hubs, list | tuple):
         raise ConfigError(where, f"hubs: must be a list of WebSub hub URLs, found {hubs!r}")

@@ -33,3 +33,11 @@ class OutputError(FeedsError):
 
 class BusyError(FeedsError):
     """Another build holds the lock on the same output folder."""
+
+
+class DeployError(FeedsError):
+    """A deploy could not start, or stopped part way; ``failures`` names each file or request that failed."""
+
+    def __init__(self, message: str, failures: tuple[str, ...] = ()) -> None:
+        super().__init__(message)
+        self.failures = failures

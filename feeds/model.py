@@ -167,6 +167,7 @@ class Site:
     archive_page_size: int = 50
     hubs: tuple[str, ...] = ()  # WebSub hubs announced in every feed
     refresh_minutes: int = 15  # how long a reader or cache may keep a feed before asking again
+    deploy_gzip: bool = False  # feeds deploy: store compressible files gzipped (Content-Encoding: gzip)
 
     @property
     def link(self) -> str:
