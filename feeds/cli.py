@@ -318,19 +318,19 @@ def _deploy(
     from .deploy import MAX_DELETES, connect, deploy
 
     try:
-        connection = connect(
+        with connect(
             target, endpoint_url=endpoint_url, region=region, profile=profile, distribution=distribution
-        )
-        report = deploy(
-            tree,
-            site,
-            connection,
-            dry_run=dry_run,
-            max_deletes=MAX_DELETES if max_deletes is None else max_deletes,
-            ping=ping,
-            wait=wait,
-            notify=websub.ping,
-        )
+        ) as connection:
+            report = deploy(
+                tree,
+                site,
+                connection,
+                dry_run=dry_run,
+                max_deletes=MAX_DELETES if max_deletes is None else max_deletes,
+                ping=ping,
+                wait=wait,
+                notify=websub.ping,
+            )
     except BusyError as e:
         raise Busy(str(e)) from e
     except FeedsError as e:

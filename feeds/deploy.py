@@ -61,6 +61,9 @@ class Target:
     def key(self, path: str) -> str:
         return self.prefix + path
 
+    def url(self, path: str) -> str:
+        return f"{SCHEME}{self.bucket}/{self.key(path)}"
+
     def __str__(self) -> str:
         return f"{SCHEME}{self.bucket}" + (f"/{self.prefix}" if self.prefix else "")
 
@@ -278,9 +281,9 @@ class Pending:
     invalidate: set[str] = field(default_factory=set)  # tree paths
 
     @classmethod
-    def load(cls, tree: Path, target: Target, endpoint: str | None) -> Pending:
+    def load(cls, tree: Path, target: Target) -> Pending:
         where = tree.resolve()
-        name = hashlib.blake2b(f"{endpoint or ''} {target}".encode(), digest_size=6).hexdigest()
+        name = hashlib.blake2b(str(target).encode(), digest_size=6).hexdigest()
         note = cls(where.parent / f".{where.name}.deploy-{name}.json")
         try:
             data = json.loads(note.path.read_text(encoding="utf-8"))
@@ -443,6 +446,18 @@ class Connection:
     cdn: CloudFront | None = None
     endpoint: str | None = None
 
+    def close(self) -> None:
+        """Close the clients' pooled connections."""
+        self.bucket.client.close()
+        if self.cdn is not None:
+            self.cdn.client.close()
+
+    def __enter__(self) -> Connection:
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        self.close()
+
 
 def connect(
     target: Target,
@@ -487,7 +502,7 @@ def connect(
     s3.meta.events.register("before-send.s3", counter.send)
     cdn = None
     if distribution is not None:
-        client = session.client("cloudfront", config=config)
+        client = session.client("cloudfront", region_name="us-east-1", config=config)  # a global service
         client.meta.events.register("before-call.cloudfront", counter.call)
         client.meta.events.register("before-send.cloudfront", counter.send)
         cdn = CloudFront(client, distribution)
@@ -563,7 +578,7 @@ def _headed(bucket: Bucket, paths: Sequence[str]) -> dict[str, dict[str, str] | 
     found: dict[str, dict[str, str] | None] = {}
     for path, metadata, error in _parallel(bucket.metadata, paths):
         if error is not None:
-            raise DeployError(f"{bucket.target.key(path)}: cannot be read: {describe(error)}") from error
+            raise DeployError(f"{bucket.target.url(path)}: cannot be read: {describe(error)}") from error
         found[path] = metadata
     return found
 
@@ -619,7 +634,7 @@ def deploy(
             )
         waves = upload_groups(uploads)
         ordered = tuple(upload for wave in waves for upload in wave)
-        note = Pending.load(tree, bucket.target, connection.endpoint)
+        note = Pending.load(tree, bucket.target)
         changed = [upload.path for upload in ordered] + list(doomed)
         if ping:
             note.ping |= {base_url + path for path in changed if is_feed_document(path)}
@@ -655,7 +670,7 @@ def _upload(tree: Path, site: Site, bucket: Bucket, policy: CachePolicy, waves: 
     total = sum(map(len, waves))
     for wave in waves:
         results = _parallel(put, [upload.path for upload in wave])
-        failed = tuple(f"{bucket.target.key(path)}: upload failed: {describe(e)}" for path, _, e in results if e)
+        failed = tuple(f"{bucket.target.url(path)}: upload failed: {describe(e)}" for path, _, e in results if e)
         done += len(wave) - len(failed)
         if failed:  # the next wave may link to what failed: stop here
             raise DeployError(
@@ -667,7 +682,7 @@ def _upload(tree: Path, site: Site, bucket: Bucket, policy: CachePolicy, waves: 
 
 def _delete(bucket: Bucket, doomed: Sequence[str]) -> None:
     results = _parallel(bucket.delete, doomed)
-    failed = tuple(f"{bucket.target.key(path)}: delete failed: {describe(e)}" for path, _, e in results if e)
+    failed = tuple(f"{bucket.target.url(path)}: delete failed: {describe(e)}" for path, _, e in results if e)
     if failed:
         raise DeployError(f"{bucket.target}: {len(failed)} deletions failed; deploy again to finish", failed)
 
