@@ -62,7 +62,7 @@ def free_ports(count: int) -> list[int]:
 def admin_ports() -> tuple[int, int]:
     """A free port whose +10000 is free too."""
     for _ in range(200):
-        port = random.randrange(20_000, 55_000)  # noqa: S311 - not for secrets
+        port = random.randrange(20_000, 55_000)
         if _free(port) and _free(port + GRPC_OFFSET):
             return port, port + GRPC_OFFSET
     raise RuntimeError("no free pair of ports for the SeaweedFS admin server")
