@@ -359,7 +359,7 @@ def _deploy(
     metavar="URL",
     help="An S3-compatible server instead of AWS. Default: AWS_ENDPOINT_URL_S3, the profile's endpoint_url, AWS.",
 )
-@click.option("--region", metavar="R", help="The bucket's region. Default: AWS_REGION or the profile's.")
+@click.option("--region", metavar="R", help="The bucket's region. Default: AWS_DEFAULT_REGION or the profile's.")
 @click.option("--profile", metavar="P", help="A profile of the AWS config files. Default: AWS_PROFILE or default.")
 @click.option(
     "--config",

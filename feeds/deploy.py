@@ -140,14 +140,16 @@ def walk_tree(root: Path) -> Iterator[str]:
 
 
 def scan_tree(root: Path, use_gzip: bool) -> dict[str, LocalFile]:
-    """The tree's files as they would be stored, each read once."""
-    found: dict[str, LocalFile] = {}
-    for path in walk_tree(root):
+    """The tree's files as they would be stored, each read once (hashlib lets threads hash at once)."""
+
+    def scan(path: str) -> LocalFile:
         try:
-            found[path] = read_file(root, path, use_gzip)[0]
+            return read_file(root, path, use_gzip)[0]
         except OSError as e:
             raise DeployError(f"{root / path}: cannot be read: {e.strerror or e}") from e
-    return found
+
+    with ThreadPoolExecutor(min(THREADS, (os.cpu_count() or 1) + 1)) as pool:
+        return {file.path: file for file in pool.map(scan, walk_tree(root))}
 
 
 # ---------------------------------------------------------------- deciding, without touching the network
