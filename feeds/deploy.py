@@ -19,7 +19,7 @@ import os
 import re
 import threading
 import time
-from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Collection, Iterable, Iterator, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
 from pathlib import Path, PurePosixPath
@@ -244,10 +244,16 @@ def compare(
     return uploads, ask, same
 
 
-def stale_objects(local: Mapping[str, LocalFile], remote: Mapping[str, RemoteObject]) -> tuple[list[str], list[str]]:
-    """Objects no file of the tree stands for: (feed documents, kept whatever their origin; the others)."""
+def stale_objects(
+    local: Mapping[str, LocalFile], remote: Mapping[str, RemoteObject], feeds: Collection[str] = ()
+) -> tuple[list[str], list[str]]:
+    """Objects no file of the tree stands for: (feed documents, kept whatever their origin; the others).
+
+    A feed document is one by its name, or because the manifest lists it (``feeds``).
+    """
     gone = sorted((path for path in remote if path not in local), key=_natural)
-    return [p for p in gone if is_feed_document(p)], [p for p in gone if not is_feed_document(p)]
+    kept = [p for p in gone if is_feed_document(p) or p in feeds]
+    return kept, [p for p in gone if p not in kept]
 
 
 def cdn_paths(base_url: str, paths: Iterable[str], limit: int = INVALIDATE_ALL_ABOVE) -> list[str]:
@@ -440,13 +446,12 @@ class CloudFront:
         return answer["Id"], True
 
 
-@dataclass
+@dataclass(frozen=True)
 class Connection:
     """A bucket and, if asked for, a CDN, with one counter for every request they make."""
 
     bucket: Bucket
     cdn: CloudFront | None = None
-    endpoint: str | None = None
 
     def close(self) -> None:
         """Close the clients' pooled connections."""
@@ -508,7 +513,7 @@ def connect(
         client.meta.events.register("before-call.cloudfront", counter.call)
         client.meta.events.register("before-send.cloudfront", counter.send)
         cdn = CloudFront(client, distribution)
-    return Connection(Bucket(s3, target, counter), cdn, endpoint_url)
+    return Connection(Bucket(s3, target, counter), cdn)
 
 
 # ---------------------------------------------------------------- the deploy
@@ -549,12 +554,13 @@ class DeployReport:
         )
 
 
-def _policy(tree: Path, site: Site) -> tuple[CachePolicy, str]:
-    """The tree's caching policy and its base URL, from its manifest (which a tree must have)."""
+def _policy(tree: Path, site: Site) -> tuple[CachePolicy, str, frozenset[str]]:
+    """The tree's caching policy, base URL and feed paths, from its manifest (which a tree must have)."""
     try:
         manifest = json.loads((tree / MANIFEST).read_bytes())
         base_url = str(manifest["base_url"])
-        return CachePolicy(site.refresh_minutes * 60, full_archive_pages(manifest)), base_url
+        feeds = frozenset(str(path) for feed in manifest["feeds"] for path in feed["paths"].values())
+        return CachePolicy(site.refresh_minutes * 60, full_archive_pages(manifest)), base_url, feeds
     except FileNotFoundError as e:
         raise DeployError(f"{tree}: no {MANIFEST}; deploy a folder that feeds build wrote") from e
     except (OSError, ValueError, KeyError, TypeError, AttributeError) as e:
@@ -604,7 +610,7 @@ def deploy(
     """
     bucket = connection.bucket
     with build_lock(tree, wait):  # never a half-written tree: a build holds the same lock
-        policy, base_url = _policy(tree, site)
+        policy, base_url, feeds = _policy(tree, site)
         local = scan_tree(tree, site.deploy_gzip)
         remote = bucket.list()
         forced = False
@@ -612,7 +618,7 @@ def deploy(
             sentinel = _headed(bucket, [str(MANIFEST)])[str(MANIFEST)]
             forced = sentinel is not None and sentinel.get(POLICY_KEY) != policy.fingerprint
         uploads, ask, unchanged = compare(local, remote, forced)
-        kept, stale = stale_objects(local, remote)
+        kept, stale = stale_objects(local, remote, feeds)
         answers = _headed(bucket, ask + stale)
         for path in ask:
             if (answers[path] or {}).get(MD5_KEY) == local[path].md5:
@@ -638,8 +644,8 @@ def deploy(
         ordered = tuple(upload for wave in waves for upload in wave)
         note = Pending.load(tree, bucket.target)
         changed = [upload.path for upload in ordered] + list(doomed)
-        if ping:
-            note.ping |= {base_url + path for path in changed if is_feed_document(path)}
+        if ping and site.hubs:
+            note.ping |= {base_url + path for path in changed if is_feed_document(path) and path in local}
         if connection.cdn is not None:
             note.invalidate |= set(changed)
         report = DeployReport(

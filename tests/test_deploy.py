@@ -45,7 +45,7 @@ from feeds.deploy import (
 from feeds.errors import DeployError
 from feeds.headers import ARCHIVE_MAX_AGE, CachePolicy
 from feeds.model import Site
-from feeds.publish import build
+from feeds.publish import build, build_lock
 from feeds.websub import ping as websub_ping
 
 from .conftest import NOW, ROOT, SEEDS, record_file
@@ -117,6 +117,7 @@ def test_feeds_are_never_stale_and_cdn_paths() -> None:
     local = {"all/rss.xml": LocalFile("all/rss.xml", 1, "")}
     remote = {p: RemoteObject(p, "", 1) for p in ("all/rss.xml", "topics/x/atom.xml", "all/archive/3/rss.xml", "a.png")}
     assert stale_objects(local, remote) == (["topics/x/atom.xml"], ["a.png", "all/archive/3/rss.xml"])
+    assert stale_objects(local, remote, {"a.png"}) == (["a.png", "topics/x/atom.xml"], ["all/archive/3/rss.xml"])
     assert cdn_paths("https://x.org/news/", ["topics/ai/index.html", "all/rss.xml"]) == [
         "/news/all/rss.xml",
         "/news/topics/ai/",
@@ -560,6 +561,17 @@ def test_new_caching_headers_upload_everything_again_and_gzip_is_a_setting(
     stored = client.get_object(Bucket=server.bucket, Key=f"{prefix}/all/rss.xml")
     assert stored["ContentEncoding"] == "gzip"
     assert gzip.decompress(stored["Body"].read()) == (tree / "all" / "rss.xml").read_bytes()
+
+
+@pytest.mark.usefixtures("aws")
+def test_a_deploy_never_reads_a_tree_being_built_nor_a_folder_without_a_manifest(tree: Path, prefix: str, server: Seaweed) -> None:
+    with build_lock(tree):
+        result = CliRunner().invoke(main, ["deploy", str(tree), f"s3://{server.bucket}/{prefix}"])
+    assert result.exit_code == 3 and "another build is running" in result.stderr
+    assert remote_files(server, prefix) == {}
+    (tree / "manifest.json").unlink()
+    result = CliRunner().invoke(main, ["deploy", str(tree), f"s3://{server.bucket}/{prefix}"])
+    assert result.exit_code == 1 and "no manifest.json; deploy a folder that feeds build wrote" in result.stderr
 
 
 def test_credentials_and_buckets_that_are_not_there_get_one_line(
