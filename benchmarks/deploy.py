@@ -42,6 +42,7 @@ def ensure_tree(data: Path, archives: bool) -> Path:
         command = [sys.executable, "-m", "feeds", "build", str(corpus), "-o", str(tree), "--now", NOW, "-q"]
         command += ["--cache-dir", str(work / "cache")]
         if archives:
+            work.mkdir(parents=True, exist_ok=True)
             config = work / "feeds.yaml"
             config.write_text((REPO / "feeds.yaml").read_text().replace("archives: false", "archives: true"))
             command += ["--config", str(config)]

@@ -139,17 +139,55 @@ def walk_tree(root: Path) -> Iterator[str]:
             yield full.relative_to(root).as_posix()
 
 
-def scan_tree(root: Path, use_gzip: bool) -> dict[str, LocalFile]:
-    """The tree's files as they would be stored, each read once (hashlib lets threads hash at once)."""
+RACY_NS = 2_000_000_000  # a file modified this close to the moment it was hashed is hashed again next time
+
+
+def digests_path(tree: Path) -> Path:
+    """Where a deploy keeps the MD5s it computed: beside the tree, like the build's lock."""
+    where = tree.resolve()
+    return where.parent / f".{where.name}.deploy-digests.json"
+
+
+def scan_tree(root: Path, use_gzip: bool, digests: Path | None = None, save: bool = True) -> dict[str, LocalFile]:
+    """The tree's files as they would be stored, each hashed in a thread (hashlib lets them run at once).
+
+    With ``digests``, a file whose size, mtime, ctime and inode are those it
+    had when last hashed is not read again: ``feeds build`` leaves unchanged
+    files alone and replaces changed ones (a new inode). That file is a cache
+    only; damaged or missing, every file is read. ``save``: write it back.
+    """
+    started = time.time_ns()
+    known: dict[str, list[Any]] = {}
+    if digests is not None:
+        try:
+            data = json.loads(digests.read_bytes())
+            if data.get("version") == 1 and data.get("gzip") == use_gzip:
+                known = data["files"]
+        except (OSError, ValueError, TypeError, AttributeError, KeyError):
+            known = {}
+    kept: dict[str, list[Any]] = {}
 
     def scan(path: str) -> LocalFile:
         try:
-            return read_file(root, path, use_gzip)[0]
+            stat = os.stat(root / path)
+            seen = [stat.st_size, stat.st_mtime_ns, stat.st_ctime_ns, stat.st_ino]
+            old = known.get(path)
+            if isinstance(old, list) and len(old) == 7 and old[:4] == seen:
+                file = LocalFile(path, int(old[4]), str(old[5]), bool(old[6]))
+            else:
+                file = read_file(root, path, use_gzip)[0]
+            if started - stat.st_mtime_ns > RACY_NS and started - stat.st_ctime_ns > RACY_NS:
+                kept[path] = [*seen, file.size, file.md5, file.gzipped]
+            return file
         except OSError as e:
             raise DeployError(f"{root / path}: cannot be read: {e.strerror or e}") from e
 
     with ThreadPoolExecutor(min(THREADS, (os.cpu_count() or 1) + 1)) as pool:
-        return {file.path: file for file in pool.map(scan, walk_tree(root))}
+        found = {file.path: file for file in pool.map(scan, walk_tree(root))}
+    if digests is not None and save and kept != known:
+        with contextlib.suppress(OutputError):  # a cache: a deploy goes on without it
+            write_atomically(digests, json.dumps({"version": 1, "gzip": use_gzip, "files": kept}).encode())
+    return found
 
 
 # ---------------------------------------------------------------- deciding, without touching the network
@@ -611,7 +649,7 @@ def deploy(
     bucket = connection.bucket
     with build_lock(tree, wait):  # never a half-written tree: a build holds the same lock
         policy, base_url, feeds = _policy(tree, site)
-        local = scan_tree(tree, site.deploy_gzip)
+        local = scan_tree(tree, site.deploy_gzip, digests_path(tree), save=not dry_run)
         remote = bucket.list()
         forced = False
         if str(MANIFEST) in remote:  # the manifest goes up last: its headers are those of the last full deploy

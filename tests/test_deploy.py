@@ -136,6 +136,34 @@ def test_header_policy_fingerprint_follows_max_age() -> None:
     }
 
 
+def test_unchanged_files_are_not_hashed_again(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    tree = tmp_path / "dist"
+    (tree / "all").mkdir(parents=True)
+    (tree / "all" / "rss.xml").write_bytes(b"<rss>one</rss>")
+    (tree / "index.html").write_bytes(b"<p>index</p>")
+    memo = deploying.digests_path(tree)
+    monkeypatch.setattr(deploying, "RACY_NS", -(10**12))  # no file is too new to be remembered
+    first = deploying.scan_tree(tree, False, memo)
+    read: list[str] = []
+    real = deploying.read_file
+
+    def counted(root: Path, path: str, use_gzip: bool) -> tuple[LocalFile, bytes]:
+        read.append(path)
+        return real(root, path, use_gzip)
+
+    monkeypatch.setattr(deploying, "read_file", counted)
+    assert deploying.scan_tree(tree, False, memo) == first and read == []
+    feed = tree / "all" / "rss.xml"
+    before = feed.stat()
+    feed.write_bytes(b"<rss>two</rss>")  # the same size, and the same mtime put back: the ctime still moves
+    os.utime(feed, ns=(before.st_atime_ns, before.st_mtime_ns))
+    again = deploying.scan_tree(tree, False, memo)
+    assert read == ["all/rss.xml"] and again["all/rss.xml"].md5 == hashlib.md5(b"<rss>two</rss>").hexdigest()
+    assert deploying.scan_tree(tree, True, memo)["index.html"] == first["index.html"]  # too small to gzip
+    memo.write_text("{not json")
+    assert deploying.scan_tree(tree, False, memo) == again
+
+
 def test_without_boto3_build_works_and_deploy_says_what_to_install(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -564,7 +592,9 @@ def test_new_caching_headers_upload_everything_again_and_gzip_is_a_setting(
 
 
 @pytest.mark.usefixtures("aws")
-def test_a_deploy_never_reads_a_tree_being_built_nor_a_folder_without_a_manifest(tree: Path, prefix: str, server: Seaweed) -> None:
+def test_a_deploy_never_reads_a_tree_being_built_nor_a_folder_without_a_manifest(
+    tree: Path, prefix: str, server: Seaweed
+) -> None:
     with build_lock(tree):
         result = CliRunner().invoke(main, ["deploy", str(tree), f"s3://{server.bucket}/{prefix}"])
     assert result.exit_code == 3 and "another build is running" in result.stderr
