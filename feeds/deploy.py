@@ -126,17 +126,32 @@ def read_file(root: Path, path: str, use_gzip: bool) -> tuple[LocalFile, bytes]:
 
 
 def walk_tree(root: Path) -> Iterator[str]:
-    """Every file of the tree, by relative path: hidden and temporary files skipped, nothing outside it."""
+    """Every file of the tree, by relative path: hidden and temporary files skipped, nothing outside it.
+
+    Folders that are symbolic links are not followed; a file that is one is
+    taken only if it leads to a file inside the tree.
+    """
     real = root.resolve()
-    for folder, folders, files in os.walk(root):
-        folders[:] = sorted(name for name in folders if not hidden(name) and not os.path.islink(Path(folder, name)))
-        for name in sorted(files):
-            full = Path(folder, name)
-            if hidden(name) or not full.is_file():
+
+    def walk(folder: str, prefix: str) -> Iterator[str]:
+        with os.scandir(folder) as entries:
+            listed = sorted(entries, key=lambda entry: entry.name)
+        for entry in listed:
+            if hidden(entry.name):
                 continue
-            if full.is_symlink() and not full.resolve().is_relative_to(real):
-                continue
-            yield full.relative_to(root).as_posix()
+            if entry.is_dir(follow_symlinks=False):
+                yield from walk(entry.path, prefix + entry.name + "/")
+            elif _inside(entry, real):
+                yield prefix + entry.name
+
+    return walk(str(root), "")
+
+
+def _inside(entry: os.DirEntry[str], real: Path) -> bool:
+    """A plain file, or a link to a file inside the tree."""
+    if entry.is_file(follow_symlinks=False):
+        return True
+    return entry.is_symlink() and entry.is_file() and Path(entry.path).resolve().is_relative_to(real)
 
 
 RACY_NS = 2_000_000_000  # a file modified this close to the moment it was hashed is hashed again next time
@@ -166,24 +181,33 @@ def scan_tree(root: Path, use_gzip: bool, digests: Path | None = None, save: boo
         except (OSError, ValueError, TypeError, AttributeError, KeyError):
             known = {}
     kept: dict[str, list[Any]] = {}
-
-    def scan(path: str) -> LocalFile:
+    found: dict[str, LocalFile] = {}
+    unknown: list[tuple[str, list[int]]] = []
+    for path in walk_tree(root):
         try:
             stat = os.stat(root / path)
-            seen = [stat.st_size, stat.st_mtime_ns, stat.st_ctime_ns, stat.st_ino]
-            old = known.get(path)
-            if isinstance(old, list) and len(old) == 7 and old[:4] == seen:
-                file = LocalFile(path, int(old[4]), str(old[5]), bool(old[6]))
-            else:
-                file = read_file(root, path, use_gzip)[0]
-            if started - stat.st_mtime_ns > RACY_NS and started - stat.st_ctime_ns > RACY_NS:
-                kept[path] = [*seen, file.size, file.md5, file.gzipped]
-            return file
         except OSError as e:
             raise DeployError(f"{root / path}: cannot be read: {e.strerror or e}") from e
+        seen = [stat.st_size, stat.st_mtime_ns, stat.st_ctime_ns, stat.st_ino]
+        old = known.get(path)
+        if isinstance(old, list) and len(old) == 7 and old[:4] == seen:
+            found[path] = LocalFile(path, int(old[4]), str(old[5]), bool(old[6]))
+            kept[path] = old
+        else:
+            unknown.append((path, seen))
+
+    def scan(job: tuple[str, list[int]]) -> LocalFile:
+        path, seen = job
+        try:
+            file = read_file(root, path, use_gzip)[0]
+        except OSError as e:
+            raise DeployError(f"{root / path}: cannot be read: {e.strerror or e}") from e
+        if started - seen[1] > RACY_NS and started - seen[2] > RACY_NS:
+            kept[path] = [*seen, file.size, file.md5, file.gzipped]
+        return file
 
     with ThreadPoolExecutor(min(THREADS, (os.cpu_count() or 1) + 1)) as pool:
-        found = {file.path: file for file in pool.map(scan, walk_tree(root))}
+        found.update((file.path, file) for file in pool.map(scan, unknown))
     if digests is not None and save and kept != known:
         with contextlib.suppress(OutputError):  # a cache: a deploy goes on without it
             write_atomically(digests, json.dumps({"version": 1, "gzip": use_gzip, "files": kept}).encode())

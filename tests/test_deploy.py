@@ -136,6 +136,20 @@ def test_header_policy_fingerprint_follows_max_age() -> None:
     }
 
 
+def test_the_tree_is_its_files_without_hidden_ones_or_links_out(tmp_path: Path) -> None:
+    tree = tmp_path / "dist"
+    (tree / "all").mkdir(parents=True)
+    (tree / "all" / "rss.xml").write_bytes(b"<rss/>")
+    (tree / "all" / ".rss.xml.123.tmp").write_bytes(b"half")
+    (tree / ".feeds-cache").mkdir()
+    (tree / ".feeds-cache" / "index").write_bytes(b"x")
+    (tmp_path / "secret.txt").write_bytes(b"not for the bucket")
+    (tree / "leak.txt").symlink_to(tmp_path / "secret.txt")
+    (tree / "same.xml").symlink_to(tree / "all" / "rss.xml")
+    (tree / "elsewhere").symlink_to(tmp_path, target_is_directory=True)
+    assert list(deploying.walk_tree(tree)) == ["all/rss.xml", "same.xml"]
+
+
 def test_unchanged_files_are_not_hashed_again(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     tree = tmp_path / "dist"
     (tree / "all").mkdir(parents=True)
