@@ -68,8 +68,9 @@ def check_site(site: Site, where: str = "feeds.yaml") -> Site:
     if isinstance(shrink, bool) or not isinstance(shrink, int | float) or not 0 <= shrink <= 1:
         raise ConfigError(where, f"max_shrink: must be a share from 0 to 1 (0.5: half), found {shrink!r}")
     site = replace(site, max_shrink=float(shrink))
-    if not isinstance(site.archives, bool):
-        raise ConfigError(where, f"archives: must be true or false, found {site.archives!r}")
+    for key in ("archives", "deploy_gzip"):
+        if not isinstance(getattr(site, key), bool):
+            raise ConfigError(where, f"{key}: must be true or false, found {getattr(site, key)!r}")
     hubs = site.hubs
     if isinstance(hubs, str) or not isinstance(hubs, list | tuple):
         raise ConfigError(where, f"hubs: must be a list of WebSub hub URLs, found {hubs!r}")

@@ -37,3 +37,11 @@ class BusyError(FeedsError):
 
 class ShrinkError(FeedsError):
     """The build would publish far fewer entries than the last one (an unmounted share, a failed export)."""
+
+
+class DeployError(FeedsError):
+    """A deploy could not start, or stopped part way; ``failures`` names each file or request that failed."""
+
+    def __init__(self, message: str, failures: tuple[str, ...] = ()) -> None:
+        super().__init__(message)
+        self.failures = failures

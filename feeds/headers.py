@@ -57,6 +57,15 @@ class CachePolicy:
             return f"public, max-age={ARCHIVE_MAX_AGE}, immutable"  # RFC 8246
         return f"public, max-age={self.max_age}"
 
+    def headers(self, path: str) -> dict[str, str]:
+        """The Content-Type and Cache-Control of the file at ``path`` (relative to the tree, with slashes)."""
+        return {"Content-Type": content_type(PurePosixPath(path).name), "Cache-Control": self.cache_control(path)}
+
+    @property
+    def fingerprint(self) -> str:
+        """Changes whenever the same file would get other caching headers (the archive pages aside)."""
+        return f"max-age={self.max_age};archives={ARCHIVE_MAX_AGE}"
+
     @classmethod
     def from_manifest(cls, manifest: bytes | None, max_age: int) -> CachePolicy:
         """The policy for the tree whose ``manifest.json`` holds ``manifest`` (None or unreadable: no archives)."""

@@ -180,6 +180,18 @@ def write_file(target: Path, data: bytes) -> None:
         raise
 
 
+def write_atomically(target: Path, data: bytes) -> None:
+    """Replace one file: readers see the old one or the new one, never a part of either."""
+    temporary = target.with_name(f".{target.name}.{os.getpid()}.tmp")
+    write_file(temporary, data)
+    try:
+        os.replace(temporary, target)
+    except OSError as e:
+        with contextlib.suppress(OSError):
+            temporary.unlink()
+        raise OutputError(f"{target}: cannot be written: {e.strerror or e}") from e
+
+
 def lock_path(out_dir: Path) -> Path:
     """The lock sits beside the output folder, where neither readers nor the server look."""
     return out_dir.parent / f".{out_dir.name}.lock"
