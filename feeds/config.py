@@ -64,6 +64,9 @@ def check_site(site: Site, where: str = "feeds.yaml") -> Site:
     refresh = site.refresh_minutes
     if isinstance(refresh, bool) or not isinstance(refresh, int) or not 1 <= refresh <= 1440:
         raise ConfigError(where, f"refresh_minutes: must be a whole number from 1 to 1440, found {refresh!r}")
+    budget = site.max_feed_bytes
+    if budget is not None and (isinstance(budget, bool) or not isinstance(budget, int) or budget < 4096):
+        raise ConfigError(where, f"max_feed_bytes: must be a whole number of bytes, at least 4096, found {budget!r}")
     shrink = site.max_shrink
     if isinstance(shrink, bool) or not isinstance(shrink, int | float) or not 0 <= shrink <= 1:
         raise ConfigError(where, f"max_shrink: must be a share from 0 to 1 (0.5: half), found {shrink!r}")

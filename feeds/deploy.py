@@ -28,8 +28,9 @@ from urllib.parse import quote, urlsplit
 
 from .errors import DeployError, OutputError
 from .headers import CachePolicy, compressible, content_type, full_archive_pages
+from .links import is_feed_document, link_order, natural
 from .manifest import MANIFEST
-from .model import Format, Site
+from .model import Site
 from .serve import hidden
 from .version import __version__
 from .writing import build_lock, write_atomically
@@ -47,7 +48,6 @@ INVALIDATE_ALL_ABOVE = 100  # CDN paths in one invalidation before it becomes on
 THREADS = 8  # requests in flight at once
 ATTEMPTS = 6  # tries per request; botocore's "standard" mode backs off exponentially, with jitter
 INVALIDATION_WAIT = 300  # seconds to wait for the CDN to drop old copies before hubs are pinged
-FEED_NAMES = frozenset(fmt.value for fmt in Format)
 _MD5 = re.compile(r"[0-9a-f]{32}")  # what a single-part upload's ETag is (a multipart one ends in -N)
 _BUCKET = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,254}")
 
@@ -229,42 +229,6 @@ class Upload:
     change: Change
 
 
-def is_archive_page(path: str) -> bool:
-    """``<feed folder>/archive/<n>/<format file>``."""
-    parts = PurePosixPath(path).parts
-    return len(parts) >= 4 and parts[-1] in FEED_NAMES and parts[-3] == "archive" and parts[-2].isdigit()
-
-
-def is_feed_document(path: str) -> bool:
-    """A feed itself (rss.xml, atom.xml, feed.json, not an archive page): never deleted, pinged when it changes."""
-    return PurePosixPath(path).name in FEED_NAMES and not is_archive_page(path)
-
-
-def rank(path: str) -> int:
-    """When a file goes up: what it links to goes before it.
-
-    0 stylesheet and other support files (every feed names feed.xsl), 1 archive
-    pages, 2 feeds (which link to their newest archive page), 3 feed pages,
-    4 the index page, 5 the OPML list, 6 the manifest.
-    """
-    if is_archive_page(path):
-        return 1
-    if is_feed_document(path):
-        return 2
-    if path == str(MANIFEST):
-        return 6
-    if path == "feeds.opml":
-        return 5
-    if PurePosixPath(path).name == "index.html":
-        return 4 if "/" not in path else 3
-    return 0
-
-
-def _natural(path: str) -> tuple[tuple[int, int, str], ...]:
-    """Sorts archive/9 before archive/10."""
-    return tuple((0, int(part), "") if part.isdigit() else (1, 0, part) for part in PurePosixPath(path).parts)
-
-
 def upload_groups(uploads: Iterable[Upload]) -> list[list[Upload]]:
     """The uploads in waves: each wave goes up in parallel, and only after the one before it is complete.
 
@@ -272,10 +236,10 @@ def upload_groups(uploads: Iterable[Upload]) -> list[list[Upload]]:
     that a changed file (an archive page that gains a next-archive link) never
     points to a new one not yet there.
     """
-    waves: dict[tuple[int, int], list[Upload]] = {}
+    waves: dict[tuple[int, bool], list[Upload]] = {}
     for upload in uploads:
-        waves.setdefault((rank(upload.path), upload.change is Change.CHANGED), []).append(upload)
-    return [sorted(waves[key], key=lambda u: _natural(u.path)) for key in sorted(waves)]
+        waves.setdefault(link_order(upload.path, upload.change is not Change.CHANGED)[:2], []).append(upload)
+    return [sorted(waves[key], key=lambda u: natural(u.path)) for key in sorted(waves)]
 
 
 def compare(
@@ -314,7 +278,7 @@ def stale_objects(
 
     A feed document is one by its name, or because the manifest lists it (``feeds``).
     """
-    gone = sorted((path for path in remote if path not in local), key=_natural)
+    gone = sorted((path for path in remote if path not in local), key=natural)
     kept = [p for p in gone if is_feed_document(p) or p in feeds]
     return kept, [p for p in gone if p not in kept]
 

@@ -198,6 +198,7 @@ class Site:
     hubs: tuple[str, ...] = ()  # WebSub hubs announced in every feed
     refresh_minutes: int = 15  # how long a reader or cache may keep a feed before asking again
     max_shrink: float = 0.5  # the share of the last build's entries a build may drop without --allow-shrink
+    max_feed_bytes: int | None = None  # no feed document grows past this many bytes (None: no limit)
     deploy_gzip: bool = False  # feeds deploy: store compressible files gzipped (Content-Encoding: gzip)
 
     @property

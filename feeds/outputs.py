@@ -16,6 +16,7 @@ from datetime import datetime
 from pathlib import PurePosixPath
 
 from . import pages
+from .budget import FORMATS, fit
 from .errors import OutputError
 from .manifest import MANIFEST, manifest_json
 from .model import Draft, Feed, FeedKey, Format, Site
@@ -75,26 +76,34 @@ def site_digest(site: Site) -> str:
     return hashlib.blake2b(repr((__version__, site)).encode("utf-8"), digest_size=16).hexdigest()
 
 
-def document_digest(draft: Draft, plan: Plan, settings: str) -> str:
+def document_digest(draft: Draft, plan: Plan, settings: str, site: Site) -> str:
     """Changes whenever anything a document's files are made from changes.
 
     An entry stands for its file's digest (which stands for everything parsed
     from it) and the names selection gives its topics and provider. An
     archive page depends on whether a newer page follows it, not on how many
-    pages there are or how large the group is.
+    pages there are or how large the group is; with a byte budget, the newest
+    page also takes the entries its feed lets go, so it depends on the feed's.
     """
     if draft.page is None:
         head: object = replace(draft, entries=())
     else:
         head = (draft.key, draft.group, draft.name, draft.updated, draft.page, draft.page < draft.pages)
-    entries = [f"{plan.entries[entry.path].digest.hex()} {plan.names(entry)!r}" for entry in draft.entries]
+    members = draft.entries
+    if site.max_feed_bytes is not None and draft.page is not None and draft.page == draft.pages:
+        members = (*plan.head(draft.key).entries, *members)
+    entries = [f"{plan.entries[entry.path].digest.hex()} {plan.names(entry)!r}" for entry in members]
     return hashlib.blake2b(repr((settings, head, entries)).encode("utf-8"), digest_size=16).hexdigest()
 
 
-def plan_outputs(plan: Plan, site: Site, next_due: datetime | None = None) -> tuple[list[Output], set[str]]:
+def plan_outputs(
+    plan: Plan, site: Site, next_due: datetime | None = None, kept: Mapping[FeedKey, int] | None = None
+) -> tuple[list[Output], set[str]]:
     """The files to make (every drafted document's, then the site's) and the path of every file the build keeps.
 
-    Paths are checked: none is unsafe, and no two documents share one.
+    Paths are checked: none is unsafe, and no two documents share one. ``kept``
+    says how many entries each feed keeps within the byte budget; it is read
+    when the site's files are made, after the feeds, so it can still be filled.
     """
     settings = site_digest(site)
     outputs: list[Output] = []
@@ -109,18 +118,24 @@ def plan_outputs(plan: Plan, site: Site, next_due: datetime | None = None) -> tu
             owners[path] = owner
             planned.add(str(path))
     for draft in plan.drafts:
-        digest = document_digest(draft, plan, settings)
+        digest = document_digest(draft, plan, settings, site)
         for fmt in Format:
             outputs.append(Output(draft.path(fmt), _KIND_OF[fmt], f"{digest}-{fmt.name}", draft))
         if draft.page is None:
             outputs.append(Output(draft.key.folder / pages.INDEX, OutputKind.PAGE, f"{digest}-HTML", draft))
-    heads = tuple(sorted(plan.heads, key=lambda draft: draft.key.sort_key))
+    ordered = tuple(sorted(plan.heads, key=lambda draft: draft.key.sort_key))
+    counts = kept if kept is not None else {}
+
+    def heads() -> tuple[Draft, ...]:
+        """The feeds as published: each with the entries it kept within the byte budget."""
+        return tuple(replace(d, entries=d.entries[: counts[d.key]]) if d.key in counts else d for d in ordered)
+
     site_files: list[tuple[PurePosixPath, Callable[[], bytes]]] = [
-        (pages.INDEX, lambda: pages.index_html(heads, site).encode("utf-8")),
-        (pages.OPML, lambda: pages.opml(heads, site)),
+        (pages.INDEX, lambda: pages.index_html(heads(), site).encode("utf-8")),
+        (pages.OPML, lambda: pages.opml(heads(), site)),
         (pages.XSL, lambda: pages.stylesheet(site)),
         (PurePosixPath(RELATED_DOC), lambda: related_doc_html(site)),
-        (MANIFEST, lambda: manifest_json(heads, site, next_due)),
+        (MANIFEST, lambda: manifest_json(heads(), site, next_due)),
     ]
     for path, make in site_files:
         outputs.append(Output(path, OutputKind.SITE, make=make))
@@ -128,23 +143,42 @@ def plan_outputs(plan: Plan, site: Site, next_due: datetime | None = None) -> tu
     return outputs, planned
 
 
-def render_files(feed: Feed, site: Site, kinds: tuple[OutputKind, ...]) -> list[bytes]:
-    """A document's files of the given kinds: the unit of parallel rendering."""
-    made = []
+def render_files(feed: Feed, site: Site, kinds: tuple[OutputKind, ...]) -> tuple[list[bytes], int | None]:
+    """A document's files of the given kinds, and how many entries a feed kept within the byte budget.
+
+    The unit of parallel rendering. The count is None unless the document is a
+    feed (not an archive page) rendered with a budget.
+    """
+    kept = None
+    formats: dict[Format, bytes] = {}
+    if site.max_feed_bytes is not None and feed.page is None and any(kind.format for kind in kinds):
+        kept, made = fit(feed, site)
+        formats = dict(zip(FORMATS, made, strict=True))
+    files = []
     for kind in kinds:
         fmt = kind.format
-        made.append(pages.feed_html(feed, site).encode("utf-8") if fmt is None else render(feed, site, fmt))
-    return made
+        if fmt is None:  # the feed's page shows every entry of the feed, as planned
+            files.append(pages.feed_html(feed, site).encode("utf-8"))
+        else:
+            files.append(formats[fmt] if fmt in formats else render(feed, site, fmt))
+    return files, kept
 
 
-def _render_batch(batch: list[tuple[Feed, Site, tuple[OutputKind, ...]]]) -> list[list[bytes]]:
+def _render_batch(batch: list[tuple[Feed, Site, tuple[OutputKind, ...]]]) -> list[tuple[list[bytes], int | None]]:
     return [render_files(feed, site, kinds) for feed, site, kinds in batch]
 
 
-def make_all(outputs: Sequence[Output], feeds: Mapping[int, Feed], site: Site, workers: Workers) -> Iterator[bytes]:
+def make_all(
+    outputs: Sequence[Output],
+    feeds: Mapping[int, Feed],
+    site: Site,
+    workers: Workers,
+    kept: dict[FeedKey, int] | None = None,
+) -> Iterator[bytes]:
     """The bytes of ``outputs``, in order, as they are made; documents in the worker processes when many.
 
-    ``feeds`` holds, by the id of its draft, each document whose files are among ``outputs``.
+    ``feeds`` holds, by the id of its draft, each document whose files are among ``outputs``;
+    ``kept`` gets, for each feed rendered with a byte budget, how many entries it kept.
     """
     groups: dict[int, list[int]] = {}  # each document's outputs, by position, rendered together
     for index, output in enumerate(outputs):
@@ -152,10 +186,9 @@ def make_all(outputs: Sequence[Output], feeds: Mapping[int, Feed], site: Site, w
             groups.setdefault(id(output.draft), []).append(index)
     jobs = [(feeds[key], site, tuple(outputs[i].kind for i in ix)) for key, ix in groups.items()]
     if workers.count < 2 or len(outputs) < PARALLEL_RENDER:
-        done: Iterator[list[bytes]] = (render_files(*job) for job in jobs)
+        done: Iterator[tuple[list[bytes], int | None]] = (render_files(*job) for job in jobs)
     else:
-        size = max(1, len(jobs) // (workers.count * 4))
-        batches = [jobs[i : i + size] for i in range(0, len(jobs), size)]
+        batches = workers.batches(jobs, per_worker=4)
         done = (files for batch in workers.map(_render_batch, batches) for files in batch)
     made: dict[int, bytes] = {}
     for index, output in enumerate(outputs):
@@ -163,7 +196,10 @@ def make_all(outputs: Sequence[Output], feeds: Mapping[int, Feed], site: Site, w
             yield output.make()
             continue
         if index not in made:
-            made.update(zip(groups[id(output.draft)], next(done), strict=True))
+            files, count = next(done)
+            made.update(zip(groups[id(output.draft)], files, strict=True))
+            if count is not None and kept is not None and output.draft is not None:
+                kept[output.draft.key] = count
         yield made.pop(index)
 
 

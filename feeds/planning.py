@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
+from functools import cached_property
 
 from .model import Draft, FeedKey, FeedKind, Listing, Site
 from .selection import KnownFeed, assign_slugs, draft_documents, first_changed_page, page_count, topic_key
@@ -38,6 +39,14 @@ class Plan:
     @property
     def heads(self) -> tuple[Draft, ...]:
         return tuple(draft for draft in self.drafts if draft.page is None)
+
+    def head(self, key: FeedKey) -> Draft:
+        """The feed document itself of a feed."""
+        return self._heads_by_key[key]
+
+    @cached_property
+    def _heads_by_key(self) -> dict[FeedKey, Draft]:
+        return {draft.key: draft for draft in self.heads}
 
 
 def plan(
@@ -82,6 +91,8 @@ def plan(
                 first = first_changed_page(total, older, site, delta.before.get(group.id, total))
             if key in redo and redo[key] > 0:
                 first = min(first, redo[key])
+            if site.max_feed_bytes is not None and count:  # the newest page takes what the feed lets go
+                first = min(first, count)
         # The newest archive page's entries are at hand too: a new entry pushes one of the feed's into it.
         newest_page = max(total - site.max_items - (count - 1) * site.archive_page_size, 0) if count else 0
         wanted = site.max_items + max(margin, newest_page)

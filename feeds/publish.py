@@ -22,11 +22,12 @@ from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from pathlib import Path, PurePosixPath
 
+from .budget import with_let_go
 from .codec import decode_problems, from_micros, to_micros
 from .errors import FeedsError, RecordError
 from .fetching import Fetcher
 from .manifest import MANIFEST, Manifest, read_manifest
-from .model import Feed, FeedKey, FeedKind, Problem, Severity, Site
+from .model import Draft, Feed, FeedKey, FeedKind, Problem, Severity, Site
 from .outputs import Output, chunks, make_all, plan_outputs
 from .planning import Plan, plan
 from .reading import Reading, read
@@ -191,6 +192,7 @@ class Build:
         self.clock = _Clock()
         self.warnings: list[str] = []
         self.marker = None if options.cache_dir is None else options.cache_dir / WRITING
+        self.cuts: tuple[tuple[str, int, int], ...] = ()  # (feed folder, entries kept, entries planned)
 
     def run(self) -> Report:
         store, site = self.store, self.site
@@ -214,25 +216,23 @@ class Build:
         everything = store.fresh or state.settings != settings_key(site, manifest.known) or state.names != names
         if not (reading.changed or everything or broken):
             store.commit()  # the scan's times and signatures
+            self.cuts = tuple((folder, kept, total) for folder, (kept, total) in sorted(state.cuts.items()))
             return self._report(reading, problems, state.feeds, files=len(before))
         drafted = plan(
             store, site, self.root, manifest.known, reading.delta, everything=everything, redo=_redo(broken, manifest)
         )
         _, next_due = store.groups.scheduled(to_micros(self.now))
-        outputs, planned = plan_outputs(drafted, site, None if next_due is None else _utc(next_due))
+        # What each feed kept within the byte budget: as the last build left it, until it is rendered again
+        kept = {d.key: state.cuts[str(d.key.folder)][0] for d in drafted.heads if str(d.key.folder) in state.cuts}
+        outputs, planned = plan_outputs(drafted, site, None if next_due is None else _utc(next_due), kept)
         pending = [o for o in outputs if o.digest is None or _stale(str(o.path), o.digest, before, broken)]
         # In the order readers follow links: a feed's new archive page is there before the feed that
         # points to it (archive/ sorts first), every feed before the site's files, the manifest last.
         pending.sort(key=lambda o: (o.draft is None, o.path == MANIFEST, o.path))
         self.clock.lap("select")
         stale = (set(before) | manifest.files) - planned
-        written = self._write(
-            pending,
-            drafted,
-            Fetcher(store, reading, self.root, self.options.max_bytes, self.workers),
-            stale & set(before),
-            names,
-        )
+        fetcher = Fetcher(store, reading, self.root, self.options.max_bytes, self.workers)
+        written = self._write(pending, drafted, fetcher, stale & set(before), names, kept)
         removed = self.tree.remove(stale)
         for path in self.tree.strangers(planned):
             self.warnings.append(f"{self.out_dir / path}: not made by feeds; left alone (remove it if it is stale)")
@@ -272,7 +272,15 @@ class Build:
             found.extend(decode_problems(marshal.loads(packed), join(self.root, path)))  # noqa: S302 - ours
         return tuple(sorted(found, key=lambda p: p.path))
 
-    def _write(self, pending: list[Output], drafted: Plan, fetcher: Fetcher, stale: set[str], names: str) -> list[str]:
+    def _write(
+        self,
+        pending: list[Output],
+        drafted: Plan,
+        fetcher: Fetcher,
+        stale: set[str],
+        names: str,
+        kept: dict[FeedKey, int],
+    ) -> list[str]:
         """Make and stage the pending files, keep the store's changes, then rename the files into place.
 
         The state saved with the store names the staged files: should the build die while renaming,
@@ -283,9 +291,15 @@ class Build:
             with contextlib.suppress(OSError):
                 self.marker.touch()
         try:
-            sizes = _make(pending, drafted, fetcher, self.site, self.workers, self.tree, self.clock)
+            sizes = _make(pending, drafted, fetcher, self.site, self.workers, self.tree, self.clock, kept)
             self.store.outputs.change(sizes, stale)
-            state = BuildState("", names, len(drafted.heads), tuple(self.tree.staged))
+            self.cuts = tuple(
+                (str(key.folder), count, len(drafted.head(key).entries))
+                for key, count in sorted(kept.items(), key=lambda item: item[0].sort_key)
+                if count < len(drafted.head(key).entries)
+            )
+            cuts = {folder: (count, total) for folder, count, total in self.cuts}
+            state = BuildState("", names, len(drafted.heads), tuple(self.tree.staged), cuts)
             state.save(self.store)
             fetcher.keep(drafted)
             self._save()
@@ -345,6 +359,7 @@ class Build:
             parsed=reading.parsed,
             reused=reading.reused,
             removed=tuple(removed),
+            cut=self.cuts,
             warnings=tuple(self.warnings),
             timings=self.clock.total(),
         )
@@ -358,22 +373,49 @@ def _make(
     workers: Workers,
     tree: OutputTree,
     clock: _Clock,
+    kept: dict[FeedKey, int],
 ) -> dict[str, tuple[str, int]]:
-    """Render and stage the ``pending`` files, a piece at a time; each one's digest and size."""
+    """Render and stage the ``pending`` files, a piece at a time; each one's digest and size.
+
+    Feeds go first: with a byte budget, what each keeps decides what its newest
+    archive page holds (``kept`` gets the counts). The staged files are renamed
+    later in the order readers follow links, whatever the order they were made in.
+    """
     sizes: dict[str, tuple[str, int]] = {}
     writing = 0.0
-    for chunk in chunks(pending, RENDER_CHUNK):
-        redo = list({id(o.draft): o.draft for o in chunk if o.draft is not None}.values())
-        feeds = dict(zip(map(id, redo), fetcher.complete(redo, drafted), strict=True))
-        for output, data in zip(chunk, make_all(chunk, feeds, site, workers), strict=True):
-            sizes[str(output.path)] = (output.digest or "", len(data))
-            start = time.perf_counter()
-            tree.stage(output.path, data)
-            writing += time.perf_counter() - start
+    feeds = [o for o in pending if o.draft is not None and o.draft.page is None]
+    archived = [o for o in pending if o.draft is not None and o.draft.page is not None]
+    rest = [o for o in pending if o.draft is None]
+    for phase in (feeds, _with_let_go(archived, drafted, kept, site), rest):
+        for chunk in chunks(phase, RENDER_CHUNK):
+            redo = list({id(o.draft): o.draft for o in chunk if o.draft is not None}.values())
+            documents = dict(zip(map(id, redo), fetcher.complete(redo, drafted), strict=True))
+            for output, data in zip(chunk, make_all(chunk, documents, site, workers, kept), strict=True):
+                sizes[str(output.path)] = (output.digest or "", len(data))
+                start = time.perf_counter()
+                tree.stage(output.path, data)
+                writing += time.perf_counter() - start
     clock.lap("render")
     clock.laps["render"] -= writing
     clock.laps["write"] = writing
     return sizes
+
+
+def _with_let_go(outputs: list[Output], drafted: Plan, kept: Mapping[FeedKey, int], site: Site) -> list[Output]:
+    """The archive pages' outputs, each newest page holding what its feed let go to fit the byte budget."""
+    if site.max_feed_bytes is None:
+        return outputs
+    amended: dict[int, Draft] = {}
+    found = []
+    for output in outputs:
+        draft = output.draft
+        assert draft is not None
+        if draft.page == draft.pages and draft.key in kept:
+            if id(draft) not in amended:
+                amended[id(draft)] = with_let_go(draft, drafted.head(draft.key), kept[draft.key])
+            output = replace(output, draft=amended[id(draft)])
+        found.append(output)
+    return found
 
 
 def _redo(broken: set[str], manifest: Manifest) -> dict[FeedKey, int]:

@@ -180,12 +180,12 @@ def _parse(
             if progress:
                 progress(done + 1, len(jobs))
         return
-    size = max(50, len(jobs) // (workers.count * 8))
-    batches = [jobs[i : i + size] for i in range(0, len(jobs), size)]
-    for number, batch in enumerate(workers.map(parse_batch, batches)):
+    done = 0
+    for batch in workers.map(parse_batch, workers.batches(jobs, per_worker=8, smallest=50)):
         take(batch)
+        done += len(batch)
         if progress:
-            progress(min((number + 1) * size, len(jobs)), len(jobs))
+            progress(done, len(jobs))
 
 
 def reparse(paths: list[str], root: str, max_bytes: int, workers: Workers) -> dict[str, tuple[bytes, bytes]]:

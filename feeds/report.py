@@ -31,6 +31,7 @@ class Report:
     parsed: int = 0
     reused: int = 0
     removed: tuple[str, ...] = ()  # output files no build makes any more, removed
+    cut: tuple[tuple[str, int, int], ...] = ()  # (feed folder, entries kept, entries it had) within max_feed_bytes
     warnings: tuple[str, ...] = ()  # what an operator should know: a cache made again, a stray file
     timings: Mapping[str, float] = field(default_factory=dict)
 
@@ -44,6 +45,7 @@ class Report:
             f"{self.unpublished} unpublished, {self.scheduled} scheduled for later, "
             f"{self.duplicates} duplicate URLs, {self.rejected} rejected; "
             f"{self.feeds} feeds, {len(self.written)} files written, {self.unchanged} unchanged"
+            + (f"; {len(self.cut)} feeds cut to fit max_feed_bytes" if self.cut else "")
         )
 
     def as_json(self) -> dict[str, Any]:
@@ -62,6 +64,7 @@ class Report:
             "next_due": None if self.next_due is None else rfc3339(self.next_due),
             "feeds": {"total": self.feeds, "changed": list(self.feeds_changed)},
             "files": {"written": list(self.written), "unchanged": self.unchanged, "removed": list(self.removed)},
+            "cut": [{"feed": feed, "entries": kept, "of": total} for feed, kept, total in self.cut],
             "warnings": list(self.warnings),
             "problems": [p.as_dict() for p in self.problems],
             "timings": {name: round(seconds, 4) for name, seconds in self.timings.items()},

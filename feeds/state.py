@@ -24,7 +24,7 @@ class BuildState:
     names: str = ""  # names_key of the names its entries showed
     feeds: int = 0  # how many feeds it published
     unfinished: tuple[str, ...] = ()  # files it staged that it may not have renamed: made again and announced
-    cuts: Mapping[str, int] = field(default_factory=dict)  # feed folder -> entries it kept within max_feed_bytes
+    cuts: Mapping[str, tuple[int, int]] = field(default_factory=dict)  # feed folder -> (entries kept, of) in budget
 
     @classmethod
     def load(cls, store: Store) -> BuildState:
@@ -32,8 +32,9 @@ class BuildState:
         if data is None:
             return cls()
         try:
-            return cls(**{**data, "unfinished": tuple(data["unfinished"])})
-        except (TypeError, KeyError) as e:
+            cuts = {folder: (int(kept), int(total)) for folder, (kept, total) in data["cuts"].items()}
+            return cls(**{**data, "unfinished": tuple(data["unfinished"]), "cuts": cuts})
+        except (TypeError, KeyError, ValueError, AttributeError) as e:
             raise StoreDamaged("build state") from e
 
     def save(self, store: Store) -> None:

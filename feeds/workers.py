@@ -46,6 +46,15 @@ class Workers:
             for future in [self._pool.submit(os.getpid) for _ in range(self.count)]:
                 future.result()
 
+    def batches(self, items: list[T], *, per_worker: int, smallest: int = 1) -> list[list[T]]:
+        """``items`` cut into about ``per_worker`` batches a worker (none smaller than ``smallest``).
+
+        Enough batches that the workers finish close together, few enough that
+        handing them out costs little next to the work in each.
+        """
+        size = max(smallest, len(items) // (max(self.count, 1) * per_worker), 1)
+        return [items[start : start + size] for start in range(0, len(items), size)]
+
     def map(self, function: Callable[[T], R], items: Iterable[T]) -> Iterator[R]:
         """``function`` over ``items`` in the worker processes; results in order, as they come.
 

@@ -20,6 +20,7 @@ from contextlib import contextmanager
 from pathlib import Path, PurePosixPath
 
 from .errors import BusyError, OutputError
+from .links import link_order
 from .model import printable
 
 _TEMPORARY = re.compile(r"\..+\.[0-9]+\.tmp")  # what this module names its temporary files
@@ -36,7 +37,7 @@ class OutputTree:
         self.out_dir = out_dir
         self._root = out_dir.resolve()
         self._folders: set[PurePosixPath] = set()
-        self._staged: list[tuple[PurePosixPath, Path]] = []
+        self._staged: list[tuple[PurePosixPath, Path, bool]] = []  # (path, temporary, new)
 
     def _inside(self, target: Path) -> None:
         try:
@@ -58,26 +59,27 @@ class OutputTree:
             self._folders.add(path.parent)
         if target.is_symlink():
             self._inside(target)
+        new = False
         try:
             if target.read_bytes() == data:
                 return False
         except FileNotFoundError:
-            pass
+            new = True
         except OSError as e:
             raise OutputError(f"{target}: cannot be read: {e.strerror or e}") from e
         temporary = target.with_name(f".{target.name}.{os.getpid()}.tmp")
-        self._staged.append((path, temporary))  # before writing: a failed write is cleaned up too
+        self._staged.append((path, temporary, new))  # before writing: a failed write is cleaned up too
         write_file(temporary, data)
         return True
 
     @property
     def staged(self) -> list[str]:
-        return [str(path) for path, _ in self._staged]
+        return [str(path) for path, _, _ in self._staged]
 
     def commit(self) -> list[str]:
-        """Rename every staged file into place, in the order they were staged; the paths renamed."""
+        """Rename every staged file into place, in link order (``links.link_order``); the paths renamed."""
         done = []
-        for path, temporary in self._staged:
+        for path, temporary, _ in sorted(self._staged, key=lambda staged: link_order(str(staged[0]), staged[2])):
             try:
                 os.replace(temporary, self.out_dir / path)
             except OSError as e:
@@ -89,7 +91,7 @@ class OutputTree:
 
     def discard(self) -> None:
         """Remove every staged file that is still there."""
-        for _, temporary in self._staged:
+        for _, temporary, _ in self._staged:
             with contextlib.suppress(OSError):
                 temporary.unlink(missing_ok=True)
         self._staged = []

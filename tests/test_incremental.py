@@ -22,7 +22,7 @@ from feeds.model import Problem, Site
 from feeds.publish import build, store_key
 from feeds.records import MAX_FILE_BYTES
 from feeds.store import FILE, Store
-from feeds.writing import OutputTree, build_lock
+from feeds.writing import build_lock
 
 from .conftest import NOW, SEEDS, record_file
 
@@ -429,16 +429,26 @@ def test_a_build_that_dies_mid_commit_is_finished_and_announced_by_the_next(
 def test_a_new_archive_page_is_written_before_the_feed_that_links_to_it(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    """Files go into place in link order, whatever order they were made in."""
     site = replace(SITE, archives=True, max_items=2, archive_page_size=2)
-    order: list[str] = []
-    real = OutputTree.stage
-    monkeypatch.setattr(OutputTree, "stage", lambda self, path, data: order.append(str(path)) or real(self, path, data))
-    build(SEEDS, tmp_path / "out", site, NOW)
-    for path in order:
+    out = tmp_path / "out"
+    renamed: list[str] = []
+    real = os.replace
+
+    def recording(source: str | Path, target: str | Path) -> None:
+        if Path(target).is_relative_to(out):
+            renamed.append(Path(target).relative_to(out).as_posix())
+        real(source, target)
+
+    monkeypatch.setattr(os, "replace", recording)
+    build(SEEDS, out, site, NOW)
+    assert any("/archive/" in path for path in renamed)
+    for path in renamed:
         if "/archive/" in path:
             head = path.split("/archive/")[0] + "/" + path.rsplit("/", 1)[1]
-            assert order.index(path) < order.index(head), path
-    assert order[-1] == "manifest.json"
+            assert renamed.index(path) < renamed.index(head), path
+    assert renamed.index("index.html") > max(i for i, p in enumerate(renamed) if p.endswith(".xml"))
+    assert renamed[-1] == "manifest.json"
 
 
 def test_an_edit_in_the_same_clock_tick_during_a_long_build_is_caught(
