@@ -1,9 +1,9 @@
 """Serve a built output folder over HTTP the way feed readers expect (``feeds serve``).
 
-Standard library only (``http.server``), for previews, tests and small
-deployments: exact media types, strong validators and conditional requests,
-gzip, CORS, index pages, and nothing outside the folder, ever. Section numbers
-refer to RFC 9110 (HTTP Semantics) unless another RFC is named.
+Standard library only (asyncio, by way of ``connections``), for previews, tests
+and small deployments: exact media types, strong validators and conditional
+requests, gzip, CORS, index pages, and nothing outside the folder, ever.
+Section numbers refer to RFC 9110 (HTTP Semantics) unless another RFC is named.
 """
 
 from __future__ import annotations
@@ -14,25 +14,21 @@ import gzip
 import hashlib
 import os
 import re
-import socket
-import socketserver
-import sys
-import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC
 from http import HTTPStatus
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
-from typing import Any
 from urllib.parse import unquote, urlsplit
 
 import click
 
 from .config import load_site
+from .connections import FeedServer, Response, plain
 from .errors import FeedsError
 from .headers import CachePolicy, compressible, content_type
+from .httphead import Limits, Request
 from .version import __version__
 
 _UTF8 = "; charset=utf-8"
@@ -73,29 +69,17 @@ class Entry:
     gzipped: bytes | None  # None when gzip would not make the file smaller
 
 
-class FeedServer(ThreadingHTTPServer):
-    daemon_threads = True
+class Tree:
+    """A built output folder, answering requests for its files (the bytes of each are read once per change)."""
 
-    def __init__(self, directory: Path, address: tuple[str, int], max_age: int) -> None:
+    def __init__(self, directory: Path, max_age: int) -> None:
         self.root = directory.resolve(strict=True)
         self.max_age = max_age
         self.cache: dict[Path, Entry] = {}
-        self.lock = threading.Lock()
         self._policy: tuple[tuple[int, int] | None, CachePolicy] = (
             None,
             CachePolicy(max_age),
         )  # (the manifest's mtime and size, its policy)
-        if ":" in address[0]:
-            self.address_family = socket.AF_INET6
-        super().__init__(address, Handler)
-
-    def server_bind(self) -> None:
-        socketserver.TCPServer.server_bind(self)  # HTTPServer's version does a slow reverse DNS lookup
-        self.server_name, self.server_port = self.socket.getsockname()[:2]
-
-    def handle_error(self, request: socket.socket | tuple[bytes, socket.socket], client_address: Any) -> None:
-        if not isinstance(sys.exc_info()[1], ConnectionError | TimeoutError):  # a client went away: no traceback
-            super().handle_error(request, client_address)
 
     def policy(self) -> CachePolicy:
         """The caching policy of the tree, read again from its manifest whenever that changes."""
@@ -105,22 +89,19 @@ class FeedServer(ThreadingHTTPServer):
             seen: tuple[int, int] | None = (stat.st_mtime_ns, stat.st_size)
         except OSError:
             seen = None
-        with self.lock:
-            known, policy = self._policy
+        known, policy = self._policy
         if seen != known:
             try:
                 data = manifest.read_bytes() if seen else None
             except OSError:
                 data = None
             policy = CachePolicy.from_manifest(data, self.max_age)
-            with self.lock:
-                self._policy = (seen, policy)
+            self._policy = (seen, policy)
         return policy
 
     def entry(self, path: Path, stat: os.stat_result, read: Callable[[], bytes]) -> tuple[Entry, bytes | None]:
         """The cached entry for ``path`` (and its bytes, when they had to be read)."""
-        with self.lock:
-            entry = self.cache.get(path)
+        entry = self.cache.get(path)
         if entry is not None and (entry.mtime_ns, entry.size) == (stat.st_mtime_ns, stat.st_size):
             return entry, None
         data = read()
@@ -129,52 +110,51 @@ class FeedServer(ThreadingHTTPServer):
             packed = gzip.compress(data, compresslevel=9, mtime=0)
         etag = f'"{hashlib.sha256(data).hexdigest()}"'
         entry = Entry(stat.st_mtime_ns, stat.st_size, etag, packed if packed and len(packed) < len(data) else None)
-        with self.lock:
-            self.cache[path] = entry
+        self.cache[path] = entry
         return entry, data
 
+    def answer(self, request: Request) -> Response:
+        """The response to one request: GET and HEAD of a file (§9.3.1, §9.3.2), 405 for other methods."""
+        send_body = request.method != "HEAD"  # §9.3.2: the same header fields as GET, no content
+        if request.method not in ("GET", "HEAD"):  # §15.5.6
+            return plain(HTTPStatus.METHOD_NOT_ALLOWED, send_body, (("Allow", "GET, HEAD"),))
+        located = self.locate(request.target)
+        if isinstance(located, HTTPStatus):
+            return plain(located, send_body)
+        if isinstance(located, str):  # §15.4.2; the target has no "//", so this stays on this site
+            return plain(HTTPStatus.MOVED_PERMANENTLY, send_body, (("Location", located),))
+        want_gzip = accepts_gzip(request.get("accept-encoding") or "")
+        try:
+            with located.open("rb") as stream:  # one open file: its stat, bytes and cache entry agree
+                stat = os.fstat(stream.fileno())
+                entry, data = self.entry(located, stat, stream.read)
+                if send_body and data is None and not (want_gzip and entry.gzipped):
+                    data = stream.read()
+        except OSError:
+            return plain(HTTPStatus.NOT_FOUND, send_body)
+        gzipped = entry.gzipped if want_gzip else None
+        etag = entry.etag[:-1] + '-gzip"' if gzipped else entry.etag  # a different representation (§8.8.3.3)
+        modified = min(int(stat.st_mtime), int(time.time()))  # never later than Date (§8.8.2.1)
+        headers = {
+            "ETag": etag,
+            "Cache-Control": self.policy().cache_control(located.relative_to(self.root).as_posix()),
+        }
+        if entry.gzipped:
+            headers["Vary"] = "Accept-Encoding"  # §12.5.5: the choice of coding depended on it
+        headers["Access-Control-Allow-Origin"] = "*"  # feeds are public; browser-based readers need CORS
+        if self.not_modified(request, etag, modified):  # §15.4.5: a 304 carries validators and caching fields only
+            return Response(HTTPStatus.NOT_MODIFIED, tuple(headers.items()))
+        headers["Content-Type"] = content_type(located.name)
+        if gzipped is not None:
+            headers["Content-Encoding"] = "gzip"
+        headers["Last-Modified"] = email.utils.formatdate(modified, usegmt=True)  # an IMF-fixdate (§5.6.7)
+        headers["X-Content-Type-Options"] = "nosniff"
+        body = gzipped if gzipped is not None else data
+        length = stat.st_size if body is None else len(body)
+        return Response(HTTPStatus.OK, tuple(headers.items()), body if send_body and body is not None else b"", length)
 
-class Handler(BaseHTTPRequestHandler):
-    server: FeedServer
-    protocol_version = "HTTP/1.1"  # persistent connections; every response says its length
-    server_version = f"feeds/{__version__}"
-    timeout = 30  # seconds an idle connection may stay open
-
-    def version_string(self) -> str:
-        return self.server_version
-
-    def log_error(self, format: str, *args: Any) -> None:
-        if not format.startswith("Request timed out"):  # an idle keep-alive connection closing is no news
-            super().log_error(format, *args)
-
-    def do_GET(self) -> None:
-        self.respond(send_body=True)
-
-    def do_HEAD(self) -> None:  # §9.3.2: the same header fields as GET, no content
-        self.respond(send_body=False)
-
-    def __getattr__(self, name: str) -> Callable[[], None]:
-        if name.startswith("do_"):  # any other method: 405 with Allow (§15.5.6)
-            return lambda: self.fail(HTTPStatus.METHOD_NOT_ALLOWED, {"Allow": "GET, HEAD"})
-        raise AttributeError(name)
-
-    def fail(self, status: HTTPStatus, headers: dict[str, str] | None = None) -> None:
-        body = f"{status.value} {status.phrase}\n".encode()
-        self.send(status, {"Content-Type": "text/plain" + _UTF8, **(headers or {})}, len(body))
-        if self.command != "HEAD":
-            self.wfile.write(body)
-
-    def send(self, status: HTTPStatus, headers: dict[str, str], length: int | None) -> None:
-        self.send_response(status)
-        if self.headers.get("Content-Length", "0").strip() != "0" or "Transfer-Encoding" in self.headers:
-            headers["Connection"] = "close"  # unread request content would be taken for the next request
-        for name, value in headers.items() if length is None else {**headers, "Content-Length": str(length)}.items():
-            self.send_header(name, value)
-        self.end_headers()
-
-    def locate(self) -> Path | str | HTTPStatus:
+    def locate(self, target: str) -> Path | str | HTTPStatus:
         """The file the request-target names (symlinks resolved), a redirect Location, or an error."""
-        target = self.path
         if re.match(r"https?://", target, re.IGNORECASE):  # absolute-form (RFC 9112 §3.2.2)
             target = urlsplit(target).path or "/"
         if not target.startswith("/"):
@@ -191,7 +171,7 @@ class Handler(BaseHTTPRequestHandler):
             if not name or hidden(name) or not name.isprintable() or "/" in name or "\\" in name:
                 return HTTPStatus.NOT_FOUND  # empty, dot or hidden; encoded separators; NUL and other controls
             names.append(name)
-        found = self.inside(self.server.root.joinpath(*names))
+        found = self.inside(self.root.joinpath(*names))
         if found is not None and found.is_dir():
             if not raw.endswith("/"):
                 return raw + "/" + (f"?{query}" if query else "")
@@ -206,51 +186,17 @@ class Handler(BaseHTTPRequestHandler):
             real = path.resolve(strict=True)
         except (OSError, RuntimeError):  # missing, unreadable, or a symlink loop
             return None
-        if not real.is_relative_to(self.server.root):
+        if not real.is_relative_to(self.root):
             return None
-        return None if any(map(hidden, real.relative_to(self.server.root).parts)) else real
+        return None if any(map(hidden, real.relative_to(self.root).parts)) else real
 
-    def respond(self, send_body: bool) -> None:
-        located = self.locate()
-        if isinstance(located, HTTPStatus):
-            return self.fail(located)
-        if isinstance(located, str):  # §15.4.2; the target has no "//", so this stays on this site
-            return self.fail(HTTPStatus.MOVED_PERMANENTLY, {"Location": located})
-        want_gzip = accepts_gzip(", ".join(self.headers.get_all("Accept-Encoding") or []))
-        try:
-            with located.open("rb") as stream:  # one open file: its stat, bytes and cache entry agree
-                stat = os.fstat(stream.fileno())
-                entry, data = self.server.entry(located, stat, stream.read)
-                if send_body and data is None and not (want_gzip and entry.gzipped):
-                    data = stream.read()
-        except OSError:
-            return self.fail(HTTPStatus.NOT_FOUND)
-        gzipped = entry.gzipped if want_gzip else None
-        etag = entry.etag[:-1] + '-gzip"' if gzipped else entry.etag  # a different representation (§8.8.3.3)
-        modified = min(int(stat.st_mtime), int(time.time()))  # never later than Date (§8.8.2.1)
-        cache_control = self.server.policy().cache_control(located.relative_to(self.server.root).as_posix())
-        headers = {"ETag": etag, "Cache-Control": cache_control}
-        if entry.gzipped:
-            headers["Vary"] = "Accept-Encoding"  # §12.5.5: the choice of coding depended on it
-        headers["Access-Control-Allow-Origin"] = "*"  # feeds are public; browser-based readers need CORS
-        if self.not_modified(etag, modified):  # §15.4.5: a 304 carries validators and caching fields only
-            return self.send(HTTPStatus.NOT_MODIFIED, headers, None)
-        headers["Content-Type"] = content_type(located.name)
-        if gzipped is not None:
-            headers["Content-Encoding"] = "gzip"
-        headers["Last-Modified"] = email.utils.formatdate(modified, usegmt=True)  # an IMF-fixdate (§5.6.7)
-        headers["X-Content-Type-Options"] = "nosniff"
-        body = gzipped if gzipped is not None else data
-        self.send(HTTPStatus.OK, headers, stat.st_size if body is None else len(body))
-        if send_body and body is not None:
-            self.wfile.write(body)
-
-    def not_modified(self, etag: str, modified: int) -> bool:
+    @staticmethod
+    def not_modified(request: Request, etag: str, modified: int) -> bool:
         """§13.2.2: If-None-Match decides when present; only then If-Modified-Since (GET and HEAD only)."""
-        if_none_match = self.headers.get_all("If-None-Match")
+        if_none_match = request.get("if-none-match")
         if if_none_match is not None:
-            return etag_matches(", ".join(if_none_match), etag)
-        since = self.headers.get("If-Modified-Since")
+            return etag_matches(if_none_match, etag)
+        since = request.get("if-modified-since")
         try:
             moment = email.utils.parsedate_to_datetime(since) if since else None
         except (TypeError, ValueError, IndexError, OverflowError):  # not an HTTP-date: ignored (§13.1.3)
@@ -258,15 +204,15 @@ class Handler(BaseHTTPRequestHandler):
         return moment is not None and modified <= (moment if moment.tzinfo else moment.replace(tzinfo=UTC)).timestamp()
 
 
-def make_server(directory: Path, host: str, port: int, max_age: int) -> ThreadingHTTPServer:
-    """A server for ``directory``, bound but not yet serving; port 0 picks any free port."""
-    return FeedServer(directory, (host, port), max_age)
+def make_server(directory: Path, host: str, port: int, max_age: int, limits: Limits | None = None) -> FeedServer:
+    """A server for ``directory``, bound and listening but not yet serving; port 0 picks any free port."""
+    return FeedServer(Tree(directory, max_age).answer, host, port, limits or Limits(), f"feeds/{__version__}")
 
 
 def serve(directory: Path, host: str, port: int, max_age: int) -> None:
     """Serve ``directory`` until interrupted (Ctrl-C)."""
     with make_server(directory, host, port, max_age) as server:
-        bound, chosen = server.socket.getsockname()[:2]
+        bound, chosen = server.server_address
         shown = f"[{bound}]" if ":" in bound else bound
         click.echo(f"Serving {directory} at http://{shown}:{chosen}/ (Ctrl-C to stop)")
         with contextlib.suppress(KeyboardInterrupt):
