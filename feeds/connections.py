@@ -158,8 +158,8 @@ class Connection(asyncio.Protocol):
             response = plain(HTTPStatus.INTERNAL_SERVER_ERROR, request.method != "HEAD")
         # Content not read would be taken for the next request: answer, then close.
         persistent = request.persistent and not request.has_content and response.status < 500
+        self.server.log(self.peer, request, response.status)  # before the answer: logs keep the order of events
         self.write(response, persistent, request.version)
-        self.server.log(self.peer, request, response.status)
         if not persistent:
             self.linger()
         elif not self.blocked:
@@ -167,8 +167,8 @@ class Connection(asyncio.Protocol):
 
     def refuse(self, error: HeadError) -> None:
         """A head not answered but refused: say why, and close, since what follows cannot be framed."""
-        self.write(plain(error.status), False, (1, 1))
         self.server.log(self.peer, error, error.status)
+        self.write(plain(error.status), False, (1, 1))
         self.linger()
 
     def write(self, response: Response, persistent: bool, version: tuple[int, int]) -> None:

@@ -63,7 +63,7 @@ def test_serve_marks_full_archive_pages_immutable_and_follows_the_manifest(tmp_p
     pages = json.loads((out / "manifest.json").read_text())["feeds"][0]["archive_pages"]
     assert pages >= 3
     server = make_server(out, "127.0.0.1", 0, 120)
-    threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.01}, daemon=True).start()
+    threading.Thread(target=server.serve_forever, daemon=True).start()
     base = f"http://127.0.0.1:{server.server_address[1]}/"
 
     def cache_control(path: str) -> str:

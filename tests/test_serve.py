@@ -24,8 +24,10 @@ from click.testing import CliRunner
 from reader import make_reader
 
 from feeds.config import load_site
+from feeds.connections import FeedServer
+from feeds.httphead import Limits, Request
 from feeds.publish import build
-from feeds.serve import FeedServer, Handler, accepts_gzip, make_server, serve_command
+from feeds.serve import Tree, accepts_gzip, make_server, serve_command
 
 ROOT = Path(__file__).resolve().parent.parent
 SEEDS = ROOT / "seeds"
@@ -78,7 +80,12 @@ class Seen:
 @dataclass
 class Running:
     server: FeedServer
+    tree: Tree
     seen: list[Seen] = field(default_factory=list)
+
+    @property
+    def port(self) -> int:
+        return self.server.server_address[1]
 
     @property
     def base(self) -> str:
@@ -98,18 +105,19 @@ class Running:
             conn.close()
 
 
-def start(directory: Path) -> Running:
-    """A server on a free port in a daemon thread; its handler records every request it answers."""
-    server = make_server(directory, "127.0.0.1", 0, 300)
-    assert isinstance(server, FeedServer)
-    running = Running(server)
+def start(directory: Path, limits: Limits | None = None) -> Running:
+    """A server on a free port in a daemon thread; it records every request it answers."""
+    tree = Tree(directory, 300)
+    server = FeedServer(tree.answer, "127.0.0.1", 0, limits or Limits())
+    running = Running(server, tree)
 
-    class Recording(Handler):
-        def log_request(self, code: int | str = "-", size: int | str = "-") -> None:
-            running.seen.append(Seen(self.command, self.path, int(code), dict(self.headers.items())))
+    def observe(request: Request | None, status: int) -> None:
+        if request is not None:
+            headers = {name.title(): value for name, value in request.fields}
+            running.seen.append(Seen(request.method, request.target, int(status), headers))
 
-    server.RequestHandlerClass = Recording
-    threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.01}, daemon=True).start()
+    server.observe = observe
+    threading.Thread(target=server.serve_forever, daemon=True).start()
     return running
 
 
@@ -315,35 +323,50 @@ def test_cache_follows_the_file(site: Running, tree: Path) -> None:
     path = tree / "changing.json"
     path.write_text('{"a": 1}')
     first = site.get("/changing.json")[1]["ETag"]
-    entry = site.server.cache[path.resolve()]
-    assert site.get("/changing.json")[1]["ETag"] == first and site.server.cache[path.resolve()] is entry
+    entry = site.tree.cache[path.resolve()]
+    assert site.get("/changing.json")[1]["ETag"] == first and site.tree.cache[path.resolve()] is entry
     path.write_text('{"a": 2}')
     os.utime(path, ns=(path.stat().st_atime_ns, path.stat().st_mtime_ns + 10**9))
     assert site.get("/changing.json")[1]["ETag"] == etag_of(path) != first
 
 
 def test_one_log_line_per_request_and_no_traceback_when_a_client_leaves(
-    tree: Path, capsys: pytest.CaptureFixture[str]
+    tree: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
     server = make_server(tree, "127.0.0.1", 0, 60)
-    threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.01}, daemon=True).start()
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
     try:
-        running = Running(server)  # type: ignore[arg-type]
+        running = Running(server, Tree(tree, 60))
         assert running.get("/all/rss.xml")[0] == 200 and running.get("/nope")[0] == 404
         lines = capsys.readouterr().err.splitlines()
         assert len(lines) == 2 and lines[0].endswith('"GET /all/rss.xml HTTP/1.1" 200 -') and " 404 " in lines[1]
-        with socket.socket() as request:
-            for error in (BrokenPipeError(), ConnectionResetError(), TimeoutError(), ValueError("a real bug")):
-                try:
-                    raise error
-                except Exception:
-                    server.handle_error(request, ("127.0.0.1", 1))
+        for _ in range(20):  # clients that leave mid-response, with a reset
+            with socket.create_connection(("127.0.0.1", running.port)) as client:
+                client.sendall(b"GET /all/rss.xml HTTP/1.1\r\nHost: x\r\n\r\n" * 8)
+                client.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, b"\1\0\0\0\0\0\0\0")
+        original = Tree.answer
+
+        def buggy(self: Tree, request: Request) -> Any:
+            if request.target == "/bug":
+                raise ValueError("a real bug")
+            return original(self, request)
+
+        monkeypatch.setattr(Tree, "answer", buggy)
+        with_bug = make_server(tree, "127.0.0.1", 0, 60)
+        threading.Thread(target=with_bug.serve_forever, daemon=True).start()
+        assert Running(with_bug, Tree(tree, 60)).get("/bug")[0] == 500
+        with_bug.shutdown()
+        with_bug.server_close()
+        assert running.get("/all/atom.xml")[0] == 200  # the server goes on
         errors = capsys.readouterr().err
         assert "ValueError: a real bug" in errors and "BrokenPipe" not in errors and "ConnectionReset" not in errors
-        assert "TimeoutError" not in errors
+        assert "Traceback" in errors and errors.count("Traceback") == 1 and '"GET /bug HTTP/1.1" 500 -' in errors
     finally:
         server.shutdown()
         server.server_close()
+    thread.join(10)
+    assert not thread.is_alive()
 
 
 def test_feedparser_reads_every_feed_and_revalidates(site: Running, manifest: dict[str, Any]) -> None:
@@ -413,7 +436,7 @@ def test_a_rebuild_keeps_etag_and_last_modified(tmp_path: Path) -> None:
 
 
 def test_the_command_prints_where_and_stops_cleanly_on_ctrl_c(tree: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    def interrupted(self: FeedServer, poll_interval: float = 0.5) -> None:
+    def interrupted(self: FeedServer) -> None:
         raise KeyboardInterrupt
 
     monkeypatch.setattr(FeedServer, "serve_forever", interrupted)
