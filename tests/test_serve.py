@@ -9,8 +9,12 @@ import http.client
 import json
 import os
 import re
+import select
 import socket
+import subprocess
+import sys
 import threading
+import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -452,3 +456,273 @@ def test_the_command_prints_where_and_stops_cleanly_on_ctrl_c(tree: Path, monkey
         assert result.exit_code == 1 and "cannot serve on 127.0.0.1 port" in result.output
     help_text = CliRunner().invoke(serve_command, ["--help"]).output
     assert "Example:" in help_text and "--max-age" in help_text and "[DIR]" in help_text
+
+
+# ---------------------------------------------------------------- under load, over raw sockets
+
+
+@dataclass(frozen=True)
+class Answer:
+    status: int
+    headers: dict[str, str]  # lower-case names
+    body: bytes
+
+
+def read_answers(data: bytes, methods: list[str]) -> list[Answer]:
+    """The responses in ``data``, one per request method, framed by their Content-Length."""
+    answers = []
+    for method in methods:
+        head, found, data = data.partition(b"\r\n\r\n")
+        assert found, f"no complete response for {method}: {head[:200]!r}"
+        line, *fields = head.decode("latin-1").split("\r\n")
+        headers = {name.lower(): value.strip() for name, _, value in (f.partition(":") for f in fields)}
+        status = int(line.split()[1])
+        length = 0 if method == "HEAD" or status == 304 else int(headers["content-length"])
+        answers.append(Answer(status, headers, data[:length]))
+        data = data[length:]
+    assert data == b"", "more than was asked for"
+    return answers
+
+
+def until_closed(sock: socket.socket, deadline: float = 20.0) -> bytes:
+    """Everything the server sends until it closes the connection (a generous deadline)."""
+    sock.settimeout(deadline)
+    data = b""
+    while chunk := sock.recv(65536):
+        data += chunk
+    return data
+
+
+def request(target: str, method: str = "GET", version: str = "1.1", *fields: str) -> bytes:
+    return "\r\n".join([f"{method} {target} HTTP/{version}", "Host: feeds.test", *fields, "", ""]).encode()
+
+
+@pytest.fixture
+def limited(tree: Path, request: pytest.FixtureRequest) -> Iterator[Running]:
+    """A server with the limits a test names, e.g. ``@pytest.mark.parametrize("limited", [Limits(...)])``."""
+    running = start(tree, request.param)
+    yield running
+    running.server.shutdown()
+    running.server.server_close()
+
+
+def test_the_backlog_holds_511_connections(site: Running) -> None:
+    listing = subprocess.run(["ss", "-ltnH", f"sport = :{site.port}"], capture_output=True, text=True, check=False)
+    if listing.returncode != 0:
+        pytest.skip("no ss (iproute2) to read the backlog with")
+    assert int(listing.stdout.split()[2]) >= 511  # Send-Q of a listening socket: its backlog
+
+
+def test_two_hundred_concurrent_connections_are_all_answered(site: Running, tree: Path) -> None:
+    body = (tree / "all" / "rss.xml").read_bytes()
+    clients = [socket.create_connection(("127.0.0.1", site.port), timeout=20) for _ in range(200)]
+    try:
+        for client in clients:  # all 200 open at once, each with its request sent
+            client.sendall(request("/all/rss.xml", "GET", "1.0"))
+        for client in clients:
+            (answer,) = read_answers(until_closed(client), ["GET"])
+            assert (answer.status, answer.body, answer.headers["connection"]) == (200, body, "close")
+    finally:
+        for client in clients:
+            client.close()
+
+
+@pytest.mark.parametrize(
+    ("version", "fields", "kept", "said"),
+    [
+        ("1.1", (), True, None),
+        ("1.1", ("Connection: close",), False, "close"),
+        ("1.0", ("Connection: keep-alive",), True, "keep-alive"),
+        ("1.0", ("Connection: Keep-Alive",), True, "keep-alive"),
+        ("1.0", (), False, "close"),
+    ],
+)
+def test_persistent_connections_http_1_0_and_1_1(
+    site: Running, tree: Path, version: str, fields: tuple[str, ...], kept: bool, said: str | None
+) -> None:
+    """RFC 9112 §9.3: 1.1 persists unless closed; 1.0 only with keep-alive, answered in kind (what ab -k sends)."""
+    body = (tree / "all" / "rss.xml").read_bytes()
+    with socket.create_connection(("127.0.0.1", site.port), timeout=20) as client:
+        client.settimeout(20)
+        for _ in range(3 if kept else 1):
+            client.sendall(request("/all/rss.xml", "GET", version, *fields))
+            data = b""
+            while b"\r\n\r\n" not in data or len(data.partition(b"\r\n\r\n")[2]) < len(body):
+                chunk = client.recv(65536)
+                assert chunk, "closed before the answer was complete"
+                data += chunk
+            (answer,) = read_answers(data, ["GET"])
+            assert (answer.status, answer.body, answer.headers["content-length"]) == (200, body, str(len(body)))
+            assert answer.headers.get("connection") == said
+        if not kept:
+            assert until_closed(client) == b""  # the server closes after the answer
+
+
+def test_pipelined_requests_are_answered_in_order(site: Running, tree: Path) -> None:
+    wanted = [("GET", "/all/rss.xml"), ("HEAD", "/all/atom.xml"), ("GET", "/nope"), ("GET", "/robots.txt")] * 5
+    with socket.create_connection(("127.0.0.1", site.port), timeout=20) as client:
+        client.sendall(b"".join(request(target, method) for method, target in wanted))
+        client.sendall(request("/all/feed.json", "GET", "1.1", "Connection: close"))
+        answers = read_answers(until_closed(client), [method for method, _ in wanted] + ["GET"])
+    expected = [404 if target == "/nope" else 200 for _, target in wanted] + [200]
+    assert [answer.status for answer in answers] == expected
+    assert answers[0].body == (tree / "all" / "rss.xml").read_bytes()
+    assert answers[3].body == b"User-agent: *\n" and answers[-1].body == (tree / "all" / "feed.json").read_bytes()
+    assert [seen.path for seen in site.seen] == [target for _, target in wanted] + ["/all/feed.json"]
+
+
+@pytest.mark.parametrize("count", [1, 3, 40])
+def test_a_half_closed_connection_gets_every_answer_then_closes(site: Running, tree: Path, count: int) -> None:
+    """The client sends its requests and its FIN at once: each request is answered before the server closes."""
+    with socket.create_connection(("127.0.0.1", site.port), timeout=20) as client:
+        client.sendall(request("/all/rss.xml") * count)
+        client.shutdown(socket.SHUT_WR)
+        answers = read_answers(until_closed(client), ["GET"] * count)
+    assert [answer.body for answer in answers] == [(tree / "all" / "rss.xml").read_bytes()] * count
+
+
+SMUGGLING = {
+    "duplicate Content-Length": b"POST / HTTP/1.1\r\nHost: a\r\nContent-Length: 0\r\nContent-Length: 44\r\n\r\n",
+    "same Content-Length twice": b"GET / HTTP/1.1\r\nHost: a\r\nContent-Length: 0\r\nContent-Length: 0\r\n\r\n",
+    "Content-Length list": b"GET / HTTP/1.1\r\nHost: a\r\nContent-Length: 0, 0\r\n\r\n",
+    "Content-Length sign": b"POST / HTTP/1.1\r\nHost: a\r\nContent-Length: +4\r\n\r\n",
+    "space before the colon": b"POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding : chunked\r\n\r\n0\r\n\r\n",
+    "obsolete line folding": b"GET / HTTP/1.1\r\nHost: a\r\nX-A: 1\r\n Content-Length: 44\r\n\r\n",
+    "folded with a tab": b"GET / HTTP/1.1\r\nHost: a\r\nX-A: 1\r\n\tx\r\n\r\n",
+    "Transfer-Encoding on GET": b"GET / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n",
+    "Transfer-Encoding on HEAD": b"HEAD / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n",
+    "Transfer-Encoding and Content-Length": (
+        b"POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\nContent-Length: 5\r\n\r\n0\r\n\r\n"
+    ),
+    "Transfer-Encoding not chunked last": b"POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked, gzip\r\n\r\n",
+    "Transfer-Encoding in HTTP/1.0": b"POST / HTTP/1.0\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n",
+    "bare CR in a value": b"GET / HTTP/1.1\r\nHost: a\r\nX-A: 1\rContent-Length: 44\r\n\r\n",
+    "bare CR in the request line": b"GET /\r HTTP/1.1\r\nHost: a\r\n\r\n",
+    "bare LF": b"GET / HTTP/1.1\nHost: a\r\n\r\n",
+    "NUL in a value": b"GET / HTTP/1.1\r\nHost: a\r\nX-A: a\0b\r\n\r\n",
+    "invalid token in a name": b"GET / HTTP/1.1\r\nHost: a\r\nX(A): 1\r\n\r\n",
+    "no colon": b"GET / HTTP/1.1\r\nHost: a\r\nX-A 1\r\n\r\n",
+    "invalid token in the method": b"G(ET / HTTP/1.1\r\nHost: a\r\n\r\n",
+    "two spaces in the request line": b"GET  / HTTP/1.1\r\nHost: a\r\n\r\n",
+    "lower-case version": b"GET / http/1.1\r\nHost: a\r\n\r\n",
+    "HTTP/0.9": b"GET /\r\n\r\n",
+    "HTTP/1.1 without Host": b"GET / HTTP/1.1\r\n\r\n",
+    "two Hosts": b"GET / HTTP/1.1\r\nHost: a\r\nHost: b\r\n\r\n",
+}
+
+
+@pytest.mark.parametrize("shape", SMUGGLING)
+def test_ambiguous_or_malformed_heads_get_400_and_no_hidden_request(site: Running, shape: str) -> None:
+    """RFC 9112 §2.2, §3, §5, §6.3, §11.2: refused, and the connection ends, so nothing after it is read."""
+    hidden_request = request("/all/rss.xml")  # what a lenient server would answer as a second request
+    with socket.create_connection(("127.0.0.1", site.port), timeout=20) as client:
+        client.sendall(SMUGGLING[shape] + hidden_request)
+        (answer,) = read_answers(until_closed(client), ["GET"])
+    assert (answer.status, answer.headers["connection"], answer.body) == (400, "close", b"400 Bad Request\n")
+    assert site.seen == []
+
+
+def test_other_major_versions_get_505(site: Running) -> None:
+    with socket.create_connection(("127.0.0.1", site.port), timeout=20) as client:
+        client.sendall(b"GET / HTTP/2.0\r\nHost: a\r\n\r\n")
+        assert read_answers(until_closed(client), ["GET"])[0].status == 505
+
+
+def test_empty_lines_before_a_request_are_ignored(site: Running) -> None:
+    with socket.create_connection(("127.0.0.1", site.port), timeout=20) as client:  # RFC 9112 §2.2
+        client.sendall(b"\r\n\r\n" + request("/robots.txt", "GET", "1.1", "Connection: close"))
+        assert read_answers(until_closed(client), ["GET"])[0].status == 200
+
+
+@pytest.mark.parametrize(
+    ("head", "status"),
+    [
+        (request("/" + "a" * 8200), 414),
+        (request("/all/rss.xml", "GET", "1.1", "X-Long: " + "a" * 8200), 431),
+        (request("/all/rss.xml", "GET", "1.1", *(f"X-{i}: 1" for i in range(100))), 431),
+        (request("/all/rss.xml", "GET", "1.1", *(f"X-{i}: {'a' * 8000}" for i in range(5))), 431),
+        (request("/all/rss.xml", "GET", "1.1", *(f"X-{i}: 1" for i in range(99))), 200),  # with Host: 100,
+        (request("/all/rss.xml", "GET", "1.1", *(f"X-{i}: {'a' * 8000}" for i in range(3))), 200),
+        (b"GET /" + b"a" * 9000, 414),  # not even a whole request line: refused all the same
+        (b"GET / HTTP/1.1\r\nHost: a\r\n" + b"X-A: bbbbbbbbbb\r\n" * 3000, 431),  # no end in sight
+    ],
+)
+def test_limits_on_the_target_and_the_head(site: Running, head: bytes, status: int) -> None:
+    with socket.create_connection(("127.0.0.1", site.port), timeout=20) as client:
+        client.sendall(head + (b"" if status in (414, 431) else request("/", "HEAD", "1.1", "Connection: close")))
+        answers = read_answers(until_closed(client), ["GET"] if status != 200 else ["GET", "HEAD"])
+    assert answers[0].status == status
+    if status != 200:
+        assert answers[0].headers["connection"] == "close"
+
+
+@pytest.mark.parametrize("limited", [Limits(head_timeout=1.0, idle_timeout=1.0)], indirect=True)
+def test_deadlines_cut_a_slow_head_and_an_idle_connection(limited: Running) -> None:
+    with socket.create_connection(("127.0.0.1", limited.port), timeout=20) as slow:
+        slow.sendall(b"GET /all/rss.xml HTTP/1.1\r\nHost: a\r\n")
+        try:
+            for _ in range(100):  # a byte every 0.1 s never finishes the head: the deadline is for all of it
+                slow.sendall(b"X")
+                time.sleep(0.1)
+        except (BrokenPipeError, ConnectionResetError):
+            pass
+        assert read_answers(until_closed(slow), ["GET"])[0].status == 408
+    with socket.create_connection(("127.0.0.1", limited.port), timeout=20) as idle:
+        idle.sendall(request("/robots.txt"))  # answered, then left open and idle
+        assert read_answers(until_closed(idle), ["GET"])[0].status == 200  # closed by the idle timeout
+
+
+@pytest.mark.parametrize("limited", [Limits(max_connections=2)], indirect=True)
+def test_connections_beyond_the_cap_wait_in_the_backlog(limited: Running) -> None:
+    first, second = (socket.create_connection(("127.0.0.1", limited.port), timeout=20) for _ in range(2))
+    for client in (first, second):
+        client.sendall(request("/robots.txt"))
+        read_answers(client.recv(65536), ["GET"])  # both taken, and kept open
+    with socket.create_connection(("127.0.0.1", limited.port), timeout=20) as third:
+        third.sendall(request("/robots.txt", "GET", "1.1", "Connection: close"))
+        assert select.select([third], [], [], 0.5)[0] == []  # queued: not taken while two are open
+        first.close()
+        assert read_answers(until_closed(third), ["GET"])[0].status == 200  # taken once one closed
+    second.close()
+
+
+def rss_kib(pid: int) -> int:
+    status = Path(f"/proc/{pid}/status").read_text()
+    return int(re.search(r"VmRSS:\s+(\d+) kB", status)[1])  # type: ignore[index]
+
+
+@pytest.mark.skipif(not Path("/proc/self/status").exists(), reason="reads the server's RSS from /proc")
+def test_memory_returns_to_its_baseline_after_a_flood_of_huge_slow_heads(tree: Path) -> None:
+    """The flood of the issue: many connections, each with nearly the largest head allowed, sent slowly."""
+    command = [sys.executable, "-m", "feeds", "serve", str(tree), "--port", "0", "--max-age", "60"]
+    server = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
+    try:
+        assert server.stdout is not None
+        port = int(re.search(r":(\d+)/ ", server.stdout.readline())[1])  # type: ignore[index]
+        for _ in range(50):  # warm: the cache filled, the allocator settled
+            with socket.create_connection(("127.0.0.1", port), timeout=20) as client:
+                client.sendall(request("/all/rss.xml", "GET", "1.0"))
+                until_closed(client)
+        baseline = rss_kib(server.pid)
+        for _ in range(2):
+            clients = [socket.create_connection(("127.0.0.1", port), timeout=20) for _ in range(400)]
+            for part in range(4):  # 4 x 7.5 KB of fields: each head stays just under its 32 KB limit
+                for client in clients:
+                    client.sendall(b"GET / HTTP/1.1\r\n" if part == 0 else b"")
+                    client.sendall(b"".join(b"X-%d: %s\r\n" % (i, b"a" * 1000) for i in range(7)))
+            peak = rss_kib(server.pid)
+            for client in clients:
+                client.close()
+        deadline = time.monotonic() + 30
+        while rss_kib(server.pid) > baseline * 1.10 and time.monotonic() < deadline:
+            time.sleep(0.2)
+        after = rss_kib(server.pid)
+        assert after <= baseline * 1.10, (baseline, peak, after)
+        with socket.create_connection(("127.0.0.1", port), timeout=20) as client:  # and it still serves
+            client.sendall(request("/all/rss.xml", "GET", "1.0"))
+            assert read_answers(until_closed(client), ["GET"])[0].status == 200
+    finally:
+        server.terminate()
+        server.wait(10)
+        if server.stdout is not None:
+            server.stdout.close()
