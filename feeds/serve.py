@@ -20,6 +20,7 @@ from dataclasses import dataclass
 from datetime import UTC
 from http import HTTPStatus
 from pathlib import Path
+from stat import S_ISDIR, S_ISREG
 from urllib.parse import unquote, urlsplit
 
 import click
@@ -74,6 +75,8 @@ class Tree:
 
     def __init__(self, directory: Path, max_age: int) -> None:
         self.root = directory.resolve(strict=True)
+        self._root = str(self.root)
+        self._inner = self._root.rstrip(os.sep) + os.sep  # what every path inside begins with
         self.max_age = max_age
         self.cache: dict[Path, Entry] = {}
         self._policy: tuple[tuple[int, int] | None, CachePolicy] = (
@@ -171,24 +174,28 @@ class Tree:
             if not name or hidden(name) or not name.isprintable() or "/" in name or "\\" in name:
                 return HTTPStatus.NOT_FOUND  # empty, dot or hidden; encoded separators; NUL and other controls
             names.append(name)
-        found = self.inside(self.root.joinpath(*names))
-        if found is not None and found.is_dir():
+        found = self.inside(os.path.join(self._root, *names))
+        if found is not None and S_ISDIR(found[1]):
             if not raw.endswith("/"):
                 return raw + "/" + (f"?{query}" if query else "")
-            found = self.inside(found / "index.html")  # a folder's page; never a listing
+            found = self.inside(os.path.join(found[0], "index.html"))  # a folder's page; never a listing
         elif raw.endswith("/"):
             return HTTPStatus.NOT_FOUND
-        return found if found is not None and found.is_file() else HTTPStatus.NOT_FOUND
+        return Path(found[0]) if found is not None and S_ISREG(found[1]) else HTTPStatus.NOT_FOUND
 
-    def inside(self, path: Path) -> Path | None:
-        """``path`` with symlinks resolved, if it exists inside the root and is not hidden."""
+    def inside(self, path: str) -> tuple[str, int] | None:
+        """``path`` with symlinks resolved and its st_mode, if it exists inside the root and is not hidden.
+
+        On strings rather than pathlib: this runs for every request.
+        """
+        real = os.path.realpath(path)
         try:
-            real = path.resolve(strict=True)
-        except (OSError, RuntimeError):  # missing, unreadable, or a symlink loop
+            mode = os.stat(real).st_mode
+        except (OSError, ValueError):  # missing, unreadable, a symlink loop
             return None
-        if not real.is_relative_to(self.root):
+        if real != self._root and not real.startswith(self._inner):
             return None
-        return None if any(map(hidden, real.relative_to(self.root).parts)) else real
+        return None if any(map(hidden, real[len(self._inner) :].split(os.sep))) else (real, mode)
 
     @staticmethod
     def not_modified(request: Request, etag: str, modified: int) -> bool:
