@@ -224,6 +224,15 @@ def main(argv: list[str] | None = None) -> int:
                 runs += measure("nginx", port, pids, args.requests)
     print(f"# {os.cpu_count()} CPUs, load average {os.getloadavg()[0]:.1f}; {args.requests} requests per run, {PATH}")
     print_table(runs)
+    for name in dict.fromkeys(run.server for run in runs):
+        mine = [r for r in runs if r.server == name]
+        start, end = mine[0].rss_before_mb, mine[-1].rss_after_mb
+        at_200 = [r for r in mine if r.concurrency == 200]
+        failed, p99 = sum(r.failed for r in at_200), max(r.p99_ms for r in at_200)
+        print(
+            f"# {name}: RSS {start:.1f} MB before the runs, {end:.1f} MB after them ({(end / start - 1) * 100:+.0f}%);"
+            f" at concurrency 200: {failed} failed, worst p99 {p99:.0f} ms"
+        )
     return 0
 
 
