@@ -36,6 +36,7 @@ def _find_malloc_trim() -> Callable[[int], int] | None:
 
 
 _malloc_trim = _find_malloc_trim()
+_QUIET = 4  # connections open when the server counts as quiet again
 
 
 @dataclass(frozen=True)
@@ -78,6 +79,8 @@ class Connection(asyncio.Protocol):
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         assert isinstance(transport, asyncio.Transport)
         self.transport = transport
+        # Room for one feed besides what is in flight, so a response is not a pause and a resume of reading.
+        transport.set_write_buffer_limits(high=256 * 1024, low=64 * 1024)
         peer = transport.get_extra_info("peername")
         self.peer = str(peer[0]) if isinstance(peer, tuple) else "-"
         self.wait(Wait.IDLE)
@@ -244,6 +247,7 @@ class FeedServer:
         self._accepting = False
         self._date = (0, "")
         self._trimming = False
+        self._busiest = 0  # the most connections open at once since memory was last trimmed
 
     def __enter__(self) -> FeedServer:
         return self
@@ -314,6 +318,7 @@ class FeedServer:
                 return
             connection = Connection(self)
             self.connections.add(connection)
+            self._busiest = max(self._busiest, len(self.connections))
             self.loop.create_task(self._start(connection, client))
         self._pause_accepting()
 
@@ -328,19 +333,22 @@ class FeedServer:
         self.connections.discard(connection)
         if len(self.connections) < self.limits.max_connections and not self._stopped and self._loop is not None:
             self._accept_more()
-            if not self._trimming:
-                self._trimming = True
+            if len(self.connections) <= _QUIET and self._busiest > 8 * _QUIET and not self._trimming:
+                self._trimming = True  # the load is over: once things stay quiet for a second
                 self.loop.call_later(1.0, self._trim)
 
     def _trim(self) -> None:
         """Give the memory of closed connections back to the system (glibc keeps freed heap pages otherwise).
 
         Their buffers are freed in whatever order clients leave, which leaves
-        the heap full of holes that malloc would keep for itself.
+        the heap full of holes that malloc would keep for itself. Only after a
+        load: trimming while busy would make the next requests fault the
+        pages back in.
         """
         self._trimming = False
-        if _malloc_trim is not None:
+        if len(self.connections) <= _QUIET and _malloc_trim is not None:
             _malloc_trim(0)
+            self._busiest = len(self.connections)
 
     def stamp(self) -> tuple[str, str]:
         """The Date (RFC 9110 §6.6.1, formatted once a second) and Server fields of every response."""

@@ -23,7 +23,12 @@ _DIGITS = re.compile(r"[0-9]{1,18}")
 
 @dataclass(frozen=True)
 class Limits:
-    """What one connection may send and how long it may take; the defaults are nginx's, roughly."""
+    """What one connection may send and how long it may take.
+
+    The size limits are nginx's (``large_client_header_buffers 4 8k``); the
+    timeouts are shorter than its defaults, since each open connection here
+    costs more.
+    """
 
     max_target: int = 8192  # bytes of request-target, else 414
     max_field_line: int = 8192  # bytes of one field line, else 431
