@@ -25,11 +25,13 @@ from typing import Any
 import feedparser
 import pytest
 from click.testing import CliRunner
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from reader import make_reader
 
 from feeds.config import load_site
 from feeds.connections import FeedServer
-from feeds.httphead import Limits, Request
+from feeds.httphead import Head, HeadError, Limits, Request, read_head
 from feeds.publish import build
 from feeds.serve import Tree, accepts_gzip, make_server, serve_command
 
@@ -726,3 +728,27 @@ def test_memory_returns_to_its_baseline_after_a_flood_of_huge_slow_heads(tree: P
         server.wait(10)
         if server.stdout is not None:
             server.stdout.close()
+
+
+# ---------------------------------------------------------------- the head reader alone
+
+HEAD_PARTS = st.sampled_from(
+    [b"GET / HTTP/1.1", b"HEAD /a?b HTTP/1.0", b"\r\n", b"\r", b"\n", b" ", b"\t", b":", b"Host: a", b"X-A: 1",
+     b"Content-Length: 3", b"Transfer-Encoding: chunked", b"\0", b"\xff", b"a" * 40]
+)  # fmt: skip
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(HEAD_PARTS, max_size=30).map(b"".join) | st.binary(max_size=300), st.integers(0, 300))
+def test_the_head_reader_never_raises_and_reads_the_same_in_pieces(data: bytes, cut: int) -> None:
+    """Any bytes give a head, a refusal or "not yet"; a head that arrives in two pieces reads as one."""
+    limits = Limits(max_target=64, max_field_line=64, max_fields=8, max_head=256)
+    whole = read_head(data, limits)
+    assert whole is None or isinstance(whole, Head | HeadError)
+    first = read_head(data[:cut], limits)
+    if first is None:  # what the connection does: look again, from where it had looked
+        assert read_head(data, limits, scanned=len(data[:cut])) == whole
+    if isinstance(whole, Head):
+        request = whole.request
+        assert b"\r\n\r\n" in data[: whole.size] and request.method.isascii() and " " not in request.target
+        assert all(name == name.lower() and value == value.strip(" \t") for name, value in request.fields)
