@@ -32,7 +32,6 @@ from .headers import CachePolicy, compressible, content_type
 from .httphead import Limits, Request
 from .version import __version__
 
-_UTF8 = "; charset=utf-8"
 _ETAGS = re.compile(r'(?:W/)?("[^"]*")')  # entity-tag = [ weakness ] opaque-tag (§8.8.3)
 
 
