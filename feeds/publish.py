@@ -386,8 +386,13 @@ def _make(
     feeds = [o for o in pending if o.draft is not None and o.draft.page is None]
     archived = [o for o in pending if o.draft is not None and o.draft.page is not None]
     rest = [o for o in pending if o.draft is None]
-    for phase in (feeds, _with_let_go(archived, drafted, kept, site), rest):
-        for chunk in chunks(phase, RENDER_CHUNK):
+    phases: tuple[Callable[[], list[Output]], ...] = (
+        lambda: feeds,
+        lambda: _with_let_go(archived, drafted, kept, site),  # once the feeds have said what they keep
+        lambda: rest,
+    )
+    for phase in phases:
+        for chunk in chunks(phase(), RENDER_CHUNK):
             redo = list({id(o.draft): o.draft for o in chunk if o.draft is not None}.values())
             documents = dict(zip(map(id, redo), fetcher.complete(redo, drafted), strict=True))
             for output, data in zip(chunk, make_all(chunk, documents, site, workers, kept), strict=True):
