@@ -66,7 +66,13 @@ def clean_url(value: str) -> str | None:
     """
     text = value.strip()
     if _NORMAL_URL.fullmatch(text):
-        return text  # already what the steps below would make of it
+        return text  # already what canonical_url would make of it, at a tenth of the cost
+    return canonical_url(text)
+
+
+def canonical_url(text: str) -> str | None:
+    """What ``clean_url`` gives, always by the full steps (no shortcut for URLs already clean)."""
+    text = text.strip()
     if not text or _NOT_XML.search(text) or any(c.isspace() or ord(c) < 0x20 for c in text):
         return None
     try:
