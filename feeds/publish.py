@@ -226,8 +226,7 @@ class Build:
         kept = {d.key: state.cuts[str(d.key.folder)][0] for d in drafted.heads if str(d.key.folder) in state.cuts}
         outputs, planned = plan_outputs(drafted, site, None if next_due is None else _utc(next_due), kept)
         pending = [o for o in outputs if o.digest is None or _stale(str(o.path), o.digest, before, broken)]
-        # In the order readers follow links: a feed's new archive page is there before the feed that
-        # points to it (archive/ sorts first), every feed before the site's files, the manifest last.
+        # A fixed order for making them (the tree renames them into place in link order, see links.py)
         pending.sort(key=lambda o: (o.draft is None, o.path == MANIFEST, o.path))
         self.clock.lap("select")
         stale = (set(before) | manifest.files) - planned
