@@ -28,7 +28,9 @@ _NORMAL_URL = re.compile(rf"https?://[a-z0-9.\-]+/{_URL_CHARS}*(?:\?(?:{_URL_CHA
 
 
 # Short texts recur from record to record (provider names and domains, topics, categories):
-# their cleaned forms are remembered, one table for each value of single_line.
+# their cleaned forms are remembered, one table for each value of single_line, emptied when
+# full so it never grows past a bound. Over 10k records, 85% of 70,733 short texts recurred;
+# remembered 0.18 us against 0.98 us cleaned: about 5 us a record, 4% of parsing.
 _CLEANED: tuple[dict[str, str], dict[str, str]] = ({}, {})
 _REMEMBERED_LENGTH = 64
 _REMEMBERED_COUNT = 20_000
