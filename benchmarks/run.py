@@ -373,41 +373,28 @@ def check_lines(results: Results, sizes: Sequence[int]) -> list[str]:
         checks.append(
             ("cold_1m_peak_rss_mb", f"{cold.measurement.peak_rss_mb:.1f}", "1024", cold.measurement.peak_rss_mb <= 1024)
         )
+
+    def at_most(name: str, value: float, limit: float | None, shown: str) -> None:
+        if limit is not None:
+            checks.append((name, shown, f"{limit:g}", value <= limit))
+
     for size in sizes:
-        label = f"{size // 1000}k" if size % 1000 == 0 else str(size)
-        label = "1m" if size == MILLION else label
+        label = "1m" if size == MILLION else f"{size // 1000}k" if size % 1000 == 0 else str(size)
         # (wall s, peak MB or None) for a build with nothing to do, and for one with one record changed
         quiet, touched = ((5.0, 300.0), (6.0, 300.0)) if size >= MILLION else ((1.0, None), (2.0, None))
         if nochange := row("nochange", size):
             m = nochange.measurement
-            checks.append((f"nochange_{label}_wall_s", f"{m.wall_s:.2f}", f"{quiet[0]:g}", m.wall_s <= quiet[0]))
-            if quiet[1] is not None:
-                checks.append(
-                    (
-                        f"nochange_{label}_peak_rss_mb",
-                        f"{m.peak_rss_mb:.1f}",
-                        f"{quiet[1]:g}",
-                        m.peak_rss_mb <= quiet[1],
-                    )
-                )
-            checks.append((f"nochange_{label}_files_written", str(nochange.written), "0", nochange.written == 0))
+            at_most(f"nochange_{label}_wall_s", m.wall_s, quiet[0], f"{m.wall_s:.2f}")
+            at_most(f"nochange_{label}_peak_rss_mb", m.peak_rss_mb, quiet[1], f"{m.peak_rss_mb:.1f}")
+            at_most(f"nochange_{label}_files_written", nochange.written, 0, str(nochange.written))
         for scenario in ("add1", "edit1"):
             if changed := row(scenario, size):
                 m = changed.measurement
-                limit = touched[0]
-                checks.append((f"{scenario}_{label}_wall_s", f"{m.wall_s:.2f}", f"{limit:g}", m.wall_s <= limit))
-                if touched[1] is not None:
-                    checks.append(
-                        (
-                            f"{scenario}_{label}_peak_rss_mb",
-                            f"{m.peak_rss_mb:.1f}",
-                            f"{touched[1]:g}",
-                            m.peak_rss_mb <= touched[1],
-                        )
-                    )
+                at_most(f"{scenario}_{label}_wall_s", m.wall_s, touched[0], f"{m.wall_s:.2f}")
+                at_most(f"{scenario}_{label}_peak_rss_mb", m.peak_rss_mb, touched[1], f"{m.peak_rss_mb:.1f}")
                 if changed.outside is not None:
                     outside = len(changed.outside)
-                    checks.append((f"{scenario}_{label}_files_of_other_feeds", str(outside), "0", outside == 0))
+                    at_most(f"{scenario}_{label}_files_of_other_feeds", outside, 0, str(outside))
     small, large = row("cold", 10_000), row("cold", 100_000)
     if small and large:
         ratio = large.measurement.wall_s / small.measurement.wall_s
