@@ -27,6 +27,7 @@ from .content import (
     entry_html,
     excerpt_html,
     feed_description,
+    feed_icon,
     feed_id,
     feed_title,
     image_type,
@@ -38,7 +39,7 @@ MEDIA_NS = "http://search.yahoo.com/mrss/"
 DC_NS = "http://purl.org/dc/elements/1.1/"
 FH_NS = "http://purl.org/syndication/history/1.0"
 RSS_DOCS = "https://www.rssboard.org/rss-specification"
-_LOOKS_LIKE_HTML = re.compile(r"<|&(?:#[0-9]+|#[xX][0-9a-fA-F]+|[A-Za-z][A-Za-z0-9]*);")
+WEBFEEDS_NS = "http://webfeeds.org/rss/1.0"  # Feedly's icon, logo and accent colour
 EPOCH = datetime(1970, 1, 1, tzinfo=UTC)  # "updated" of a feed with no entries
 RSS_PARTS, ATOM_PARTS = "feeds_rss", "feeds_atom"  # our extensions' names in feedgen
 
@@ -52,6 +53,8 @@ class _FeedParts(BaseExtension):  # type: ignore[misc]
 
     def extend_ns(self) -> dict[str, str]:
         spaces = {"media": MEDIA_NS, "dc": DC_NS} if self.fmt is Format.RSS else {}
+        if self.fmt is Format.RSS and _webfeeds(self.feed, self.site):
+            spaces["webfeeds"] = WEBFEEDS_NS
         if self.feed.page is not None:
             spaces["fh"] = FH_NS
         return spaces
@@ -76,19 +79,30 @@ class _FeedParts(BaseExtension):  # type: ignore[misc]
     def extend_rss(self, root: Any) -> Any:
         self._add_stylesheet(root)
         channel = root.find("channel")
+        if self.feed.updated is None:  # an empty feed was never built from anything: no lastBuildDate
+            channel.remove(channel.find("lastBuildDate"))
         for attributes in self._links():
             etree.SubElement(channel, f"{{{ATOM_NS}}}link", attributes)
+        for name, value in _webfeeds(self.feed, self.site):
+            etree.SubElement(channel, f"{{{WEBFEEDS_NS}}}{name}").text = value
         if self.feed.page is not None:  # RFC 5005 Appendix B: fh:archive in the channel
             etree.SubElement(channel, f"{{{FH_NS}}}archive")
         return root
 
     def extend_atom(self, root: Any) -> Any:
         self._add_stylesheet(root)
+        root.find("title").set("type", "text")
         for attributes in self._links():
             etree.SubElement(root, "link", attributes)
         if self.feed.page is not None:  # RFC 5005 §4: an archive document carries fh:archive
             etree.SubElement(root, f"{{{FH_NS}}}archive")
         return root
+
+
+def _webfeeds(feed: Feed, site: Site) -> list[tuple[str, str]]:
+    """Feedly's channel elements: a square icon, a wide logo, the colour of the feed's header."""
+    parts = [("icon", feed_icon(feed, site)), ("logo", site.logo), ("accentColor", site.accent_color)]
+    return [(name, value) for name, value in parts if value is not None]
 
 
 class _EntryParts(BaseEntryExtension):  # type: ignore[misc]
@@ -98,7 +112,6 @@ class _EntryParts(BaseEntryExtension):  # type: ignore[misc]
 
     def extend_rss(self, item: Any) -> Any:
         record = self.record
-        _escape_markup_in_title(item.find("title"))
         # RSS 2.0 allows one <enclosure> per item; a length of 0 means unknown
         # (RSS Advisory Board best practices). Media RSS carries every image.
         if record.images:
@@ -130,9 +143,7 @@ class _EntryParts(BaseEntryExtension):  # type: ignore[misc]
         # feedgen builds Atom elements without a namespace and declares the
         # Atom namespace as the default on the root, so these do the same.
         record = self.record
-        title = entry.find("title")
-        if _escape_markup_in_title(title):
-            title.set("type", "html")
+        entry.find("title").set("type", "text")  # RFC 4287 §3.1.1.1: shown as written, never as markup
         # RFC 4287 §4.2.7.2: rel="enclosure" for potentially large resources;
         # the length attribute is optional and left out when unknown.
         for image in record.images:
@@ -144,24 +155,52 @@ class _EntryParts(BaseEntryExtension):  # type: ignore[misc]
         # RFC 4287 §4.2.11: the source keeps the originating feed's metadata.
         source = etree.SubElement(entry, "source")
         etree.SubElement(source, "id").text = record.provider.url
-        etree.SubElement(source, "title").text = record.provider.name
+        etree.SubElement(source, "title", type="text").text = record.provider.name
         etree.SubElement(source, "link", rel="alternate", href=record.provider.url)
         etree.SubElement(source, "updated").text = record.published_at.isoformat()
         return entry
 
 
-def _escape_markup_in_title(title: Any) -> bool:
-    """HTML-escape a title that would read as HTML; True when it did.
+# RSS elements of plain text (RSS Best Practices Profile, "Character Data"):
+# titles "should not contain HTML", and "the form of encoding that works in the
+# widest number of aggregators is using the hexadecimal character reference".
+# lxml writes &amp; &lt; &gt; in text, so the serialised text of these
+# elements is rewritten. Text never holds a raw "<", so [^<]* is exactly an
+# element's text; only elements whose text has an "&" are touched, and the
+# HTML of descriptions and content (entities on purpose) is left as it is.
+_PLAIN_IN_CHANNEL = re.compile(rb"<(title|description)>([^<]*&[^<]*)</\1>")
+_PLAIN_IN_ITEMS = re.compile(rb"<(title|category|media:title|dc:creator|source)((?: [^>]*)?)>([^<]*&[^<]*)</\1>")
+_CHARACTER_REFERENCES = ((b"&amp;", b"&#x26;"), (b"&lt;", b"&#x3C;"), (b"&gt;", b"&#x3E;"))
 
-    Most readers treat RSS titles as HTML, so literal text such as "<b>" or
-    "&amp;" would turn into markup or a character; escaped, it is shown as
-    written. Atom declares it with type="html" (RFC 4287 §3.1.1.2). A plain
-    "R&D" reads the same either way and stays plain text.
+
+def _references(text: bytes) -> bytes:
+    for entity, reference in _CHARACTER_REFERENCES:
+        text = text.replace(entity, reference)
+    return text
+
+
+def _channel_text(match: re.Match[bytes]) -> bytes:
+    name, text = match.group(1, 2)
+    return b"<%s>%s</%s>" % (name, _references(text), name)
+
+
+def _item_text(match: re.Match[bytes]) -> bytes:
+    name, attributes, text = match.group(1, 2, 3)
+    return b"<%s%s>%s</%s>" % (name, attributes, _references(text), name)
+
+
+def plain_text_references(data: bytes) -> bytes:
+    """Serialised RSS with ``&``, ``<`` and ``>`` in its plain-text elements as hexadecimal character references.
+
+    The channel's own elements come before its first item: there the
+    description is plain text too (an item's description is HTML).
     """
-    if title is None or not _LOOKS_LIKE_HTML.search(title.text or ""):
-        return False
-    title.text = escape(title.text, quote=False)
-    return True
+    if b"&" not in data:
+        return data
+    cut = data.find(b"<item>")
+    if cut < 0:
+        cut = len(data)
+    return _PLAIN_IN_CHANNEL.sub(_channel_text, data[:cut]) + _PLAIN_IN_ITEMS.sub(_item_text, data[cut:])
 
 
 def _generator(feed: Feed, site: Site, fmt: Format) -> Any:
@@ -185,8 +224,19 @@ def _generator(feed: Feed, site: Site, fmt: Format) -> Any:
     # feedgen defaults both to the wall clock; the newest entry's time keeps
     # rebuilds of the same input byte-identical.
     fg.updated(feed.updated or EPOCH)
-    if feed.updated is None:
-        fg._FeedGenerator__rss_lastBuildDate = None
+    fg.ttl(site.refresh_minutes)  # RSS 2.0 <ttl>: minutes a reader may keep the channel before asking again
+    icon = feed_icon(feed, site)
+    if fmt is Format.ATOM:
+        # RFC 4287 §4.2.5 and §4.2.8: icon square, logo twice as wide as tall.
+        # (feedgen's icon() and logo() also write the RSS image, and image() the Atom logo.)
+        if icon is not None:
+            fg.icon(icon)
+        if site.logo is not None:
+            fg.logo(site.logo)
+    elif icon or site.logo:
+        # RSS 2.0 <image>: title and link as the channel's; width at most 144, height at most 400.
+        size = None if icon is None or icon != site.icon or site.icon_size is None else str(site.icon_size)
+        fg.image(icon or site.logo, title=feed_title(feed, site), link=site.link, width=size, height=size)
     for record in feed.entries:
         # add_entry registers the generator's extensions on the entry, and
         # leaves alone those it already has, so the record's own parts stay.
@@ -224,7 +274,7 @@ def _entry(record: Record) -> Any:
 
 def render_rss(feed: Feed, site: Site) -> bytes:
     data: bytes = _generator(feed, site, Format.RSS).rss_str(pretty=True, encoding="UTF-8")
-    return data
+    return plain_text_references(data)
 
 
 def render_atom(feed: Feed, site: Site) -> bytes:
