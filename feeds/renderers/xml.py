@@ -161,15 +161,19 @@ class _EntryParts(BaseEntryExtension):  # type: ignore[misc]
         return entry
 
 
-# RSS elements of plain text (RSS Best Practices Profile, "Character Data"):
-# titles "should not contain HTML", and "the form of encoding that works in the
-# widest number of aggregators is using the hexadecimal character reference".
-# lxml writes &amp; &lt; &gt; in text, so the serialised text of these
-# elements is rewritten. Text never holds a raw "<", so [^<]* is exactly an
-# element's text; only elements whose text has an "&" are touched, and the
-# HTML of descriptions and content (entities on purpose) is left as it is.
-_PLAIN_IN_CHANNEL = re.compile(rb"<(title|description)>([^<]*&[^<]*)</\1>")
+# Plain text is written as plain text (RSS Best Practices Profile, "Character
+# Data"): RSS titles "should not contain HTML", and "the form of encoding that
+# works in the widest number of aggregators is using the hexadecimal character
+# reference". lxml writes &amp; &lt; &gt;, so the serialised text of the
+# plain-text elements and attributes is rewritten; the W3C Feed Validator
+# takes a line with "&#x" for plain text in Atom too. Text never holds a raw
+# "<" and a value never a raw '"', so [^<]* is exactly an element's text and
+# [^"]* an attribute's value; only those with an "&" are touched, and the HTML
+# of descriptions, summaries and content (entities on purpose) stays as it is.
+_PLAIN_IN_CHANNEL = re.compile(rb"<(title|description)>([^<]*&[^<]*)</\1>")  # before the first item
 _PLAIN_IN_ITEMS = re.compile(rb"<(title|category|media:title|dc:creator|source)((?: [^>]*)?)>([^<]*&[^<]*)</\1>")
+_PLAIN_IN_ATOM = re.compile(rb"<(title|subtitle|name)((?: [^>]*)?)>([^<]*&[^<]*)</\1>")
+_PLAIN_ATTRIBUTES = re.compile(rb'( (?:title|term)=")([^"]*&[^"]*)"')  # link titles, category terms
 _CHARACTER_REFERENCES = ((b"&amp;", b"&#x26;"), (b"&lt;", b"&#x3C;"), (b"&gt;", b"&#x3E;"))
 
 
@@ -184,23 +188,30 @@ def _channel_text(match: re.Match[bytes]) -> bytes:
     return b"<%s>%s</%s>" % (name, _references(text), name)
 
 
-def _item_text(match: re.Match[bytes]) -> bytes:
+def _element_text(match: re.Match[bytes]) -> bytes:
     name, attributes, text = match.group(1, 2, 3)
     return b"<%s%s>%s</%s>" % (name, attributes, _references(text), name)
 
 
-def plain_text_references(data: bytes) -> bytes:
-    """Serialised RSS with ``&``, ``<`` and ``>`` in its plain-text elements as hexadecimal character references.
+def _attribute_value(match: re.Match[bytes]) -> bytes:
+    return b'%s%s"' % (match.group(1), _references(match.group(2)))
 
-    The channel's own elements come before its first item: there the
+
+def plain_text_references(data: bytes, fmt: Format) -> bytes:
+    """Serialised RSS or Atom with ``&``, ``<`` and ``>`` in its plain text as hexadecimal character references.
+
+    In RSS the channel's own elements come before its first item: there the
     description is plain text too (an item's description is HTML).
     """
     if b"&" not in data:
         return data
+    if fmt is Format.ATOM:
+        return _PLAIN_ATTRIBUTES.sub(_attribute_value, _PLAIN_IN_ATOM.sub(_element_text, data))
     cut = data.find(b"<item>")
     if cut < 0:
         cut = len(data)
-    return _PLAIN_IN_CHANNEL.sub(_channel_text, data[:cut]) + _PLAIN_IN_ITEMS.sub(_item_text, data[cut:])
+    items = _PLAIN_ATTRIBUTES.sub(_attribute_value, _PLAIN_IN_ITEMS.sub(_element_text, data[cut:]))
+    return _PLAIN_IN_CHANNEL.sub(_channel_text, data[:cut]) + items
 
 
 def _generator(feed: Feed, site: Site, fmt: Format) -> Any:
@@ -274,9 +285,9 @@ def _entry(record: Record) -> Any:
 
 def render_rss(feed: Feed, site: Site) -> bytes:
     data: bytes = _generator(feed, site, Format.RSS).rss_str(pretty=True, encoding="UTF-8")
-    return plain_text_references(data)
+    return plain_text_references(data, Format.RSS)
 
 
 def render_atom(feed: Feed, site: Site) -> bytes:
     data: bytes = _generator(feed, site, Format.ATOM).atom_str(pretty=True, encoding="UTF-8")
-    return data
+    return plain_text_references(data, Format.ATOM)
