@@ -9,6 +9,7 @@ one-child groups) through feedgen's own extension hooks.
 from __future__ import annotations
 
 import re
+from collections.abc import Iterator
 from datetime import UTC, datetime
 from functools import lru_cache
 from html import escape
@@ -79,6 +80,8 @@ class _FeedParts(BaseExtension):  # type: ignore[misc]
     def extend_rss(self, root: Any) -> Any:
         self._add_stylesheet(root)
         channel = root.find("channel")
+        for element in (channel.find("title"), channel.find("description"), channel.find("image/title")):
+            plain_text(element)
         if self.feed.updated is None:  # an empty feed was never built from anything: no lastBuildDate
             channel.remove(channel.find("lastBuildDate"))
         for attributes in self._links():
@@ -92,6 +95,8 @@ class _FeedParts(BaseExtension):  # type: ignore[misc]
     def extend_atom(self, root: Any) -> Any:
         self._add_stylesheet(root)
         root.find("title").set("type", "text")
+        for element in (root.find("title"), root.find("subtitle"), root.find("author/name")):
+            plain_text(element)
         for attributes in self._links():
             etree.SubElement(root, "link", attributes)
         if self.feed.page is not None:  # RFC 5005 §4: an archive document carries fh:archive
@@ -112,6 +117,9 @@ class _EntryParts(BaseEntryExtension):  # type: ignore[misc]
 
     def extend_rss(self, item: Any) -> Any:
         record = self.record
+        plain_text(item.find("title"))
+        for category in item.iterfind("category"):
+            plain_text(category)
         # RSS 2.0 allows one <enclosure> per item; a length of 0 means unknown
         # (RSS Advisory Board best practices). Media RSS carries every image.
         if record.images:
@@ -125,25 +133,25 @@ class _EntryParts(BaseEntryExtension):  # type: ignore[misc]
             if image.height:
                 content.set("height", str(image.height))
             if image.title:
-                title = etree.SubElement(content, f"{{{MEDIA_NS}}}title", type="plain")
-                title.text = image.title
+                plain_text(etree.SubElement(content, f"{{{MEDIA_NS}}}title", type="plain"), image.title)
         for link in record.related:
             etree.SubElement(item, f"{{{ATOM_NS}}}link", rel="related", href=link.url, title=link.title)
         # RSS <author> must be an e-mail address; dc:creator is the common way to name one.
-        creator = etree.SubElement(item, f"{{{DC_NS}}}creator")
-        creator.text = record.provider.name
+        plain_text(etree.SubElement(item, f"{{{DC_NS}}}creator"), record.provider.name)
         # RSS 2.0: <source url> names the channel the item came from. It goes
         # last: feedparser lets a media:title that follows <source> overwrite
         # the entry's title_detail.
-        source = etree.SubElement(item, "source", url=record.provider.url)
-        source.text = record.provider.name
+        plain_text(etree.SubElement(item, "source", url=record.provider.url), record.provider.name)
         return item
 
     def extend_atom(self, entry: Any) -> Any:
         # feedgen builds Atom elements without a namespace and declares the
         # Atom namespace as the default on the root, so these do the same.
         record = self.record
-        entry.find("title").set("type", "text")  # RFC 4287 §3.1.1.1: shown as written, never as markup
+        title = entry.find("title")
+        title.set("type", "text")  # RFC 4287 §3.1.1.1: shown as written, never as markup
+        plain_text(title)
+        plain_text(entry.find("author/name"))
         # RFC 4287 §4.2.7.2: rel="enclosure" for potentially large resources;
         # the length attribute is optional and left out when unknown.
         for image in record.images:
@@ -155,7 +163,7 @@ class _EntryParts(BaseEntryExtension):  # type: ignore[misc]
         # RFC 4287 §4.2.11: the source keeps the originating feed's metadata.
         source = etree.SubElement(entry, "source")
         etree.SubElement(source, "id").text = record.provider.url
-        etree.SubElement(source, "title", type="text").text = record.provider.name
+        plain_text(etree.SubElement(source, "title", type="text"), record.provider.name)
         etree.SubElement(source, "link", rel="alternate", href=record.provider.url)
         etree.SubElement(source, "updated").text = record.published_at.isoformat()
         return entry
@@ -164,54 +172,54 @@ class _EntryParts(BaseEntryExtension):  # type: ignore[misc]
 # Plain text is written as plain text (RSS Best Practices Profile, "Character
 # Data"): RSS titles "should not contain HTML", and "the form of encoding that
 # works in the widest number of aggregators is using the hexadecimal character
-# reference". lxml writes &amp; &lt; &gt;, so the serialised text of the
-# plain-text elements and attributes is rewritten; the W3C Feed Validator
-# takes a line with "&#x" for plain text in Atom too. Text never holds a raw
-# "<" and a value never a raw '"', so [^<]* is exactly an element's text and
-# [^"]* an attribute's value; only those with an "&" are touched, and the HTML
-# of descriptions, summaries and content (entities on purpose) stays as it is.
-_PLAIN_IN_CHANNEL = re.compile(rb"<(title|description)>([^<]*&[^<]*)</\1>")  # before the first item
-_PLAIN_IN_ITEMS = re.compile(rb"<(title|category|media:title|dc:creator|source)((?: [^>]*)?)>([^<]*&[^<]*)</\1>")
-_PLAIN_IN_ATOM = re.compile(rb"<(title|subtitle|name)((?: [^>]*)?)>([^<]*&[^<]*)</\1>")
-_PLAIN_ATTRIBUTES = re.compile(rb'( (?:title|term)=")([^"]*&[^"]*)"')  # link titles, category terms
-_CHARACTER_REFERENCES = ((b"&amp;", b"&#x26;"), (b"&lt;", b"&#x3C;"), (b"&gt;", b"&#x3E;"))
+# reference"; the W3C Feed Validator takes "&#x" for plain text in Atom too.
+# lxml writes &amp; &lt; &gt; in text, so an element's text is built from text
+# and character-reference nodes (lxml's Entity), which it writes as they are.
+_SPECIAL = re.compile(r"([&<>])")
+_REFERENCE = {"&": "#x26", "<": "#x3C", ">": "#x3E"}
 
 
-def _references(text: bytes) -> bytes:
-    for entity, reference in _CHARACTER_REFERENCES:
-        text = text.replace(entity, reference)
-    return text
+def plain_text(element: Any, text: str | None = None) -> None:
+    """Set the text of ``element`` (by default, its own), writing ``&``, ``<``, ``>`` as hex references."""
+    if element is None:
+        return
+    text = element.text if text is None else text
+    if text is None or not _SPECIAL.search(text):
+        element.text = text
+        return
+    pieces = _SPECIAL.split(text)  # text, character, text, character, ..., text
+    element.text = pieces[0]
+    for index in range(1, len(pieces), 2):
+        reference = etree.Entity(_REFERENCE[pieces[index]])
+        reference.tail = pieces[index + 1]
+        element.append(reference)
 
 
-def _channel_text(match: re.Match[bytes]) -> bytes:
-    name, text = match.group(1, 2)
-    return b"<%s>%s</%s>" % (name, _references(text), name)
-
-
-def _element_text(match: re.Match[bytes]) -> bytes:
-    name, attributes, text = match.group(1, 2, 3)
-    return b"<%s%s>%s</%s>" % (name, attributes, _references(text), name)
+# An attribute's value cannot hold a node, so plain-text attributes (a link's
+# title, a category's term) are rewritten after serialisation, and only in a
+# document whose records have one with "&", "<" or ">". A value never holds a
+# raw '"', so [^"]* is exactly its text.
+_PLAIN_ATTRIBUTE = re.compile(rb'( (?:title|term)=")([^"&]*&[^"]*)"')
 
 
 def _attribute_value(match: re.Match[bytes]) -> bytes:
-    return b'%s%s"' % (match.group(1), _references(match.group(2)))
+    text = match.group(2).replace(b"&amp;", b"&#x26;").replace(b"&lt;", b"&#x3C;").replace(b"&gt;", b"&#x3E;")
+    return b'%s%s"' % (match.group(1), text)
 
 
-def plain_text_references(data: bytes, fmt: Format) -> bytes:
-    """Serialised RSS or Atom with ``&``, ``<`` and ``>`` in its plain text as hexadecimal character references.
+def _attributes_of(feed: Feed, fmt: Format) -> Iterator[str]:
+    for record in feed.entries:
+        for link in record.related:
+            yield link.title
+        if fmt is Format.ATOM:  # Atom's enclosure links carry the image title, its categories a term
+            yield from (image.title for image in record.images if image.title)
+            yield from record.topics
 
-    In RSS the channel's own elements come before its first item: there the
-    description is plain text too (an item's description is HTML).
-    """
-    if b"&" not in data:
+
+def plain_attributes(data: bytes, feed: Feed, fmt: Format) -> bytes:
+    if not any(_SPECIAL.search(text) for text in _attributes_of(feed, fmt)):
         return data
-    if fmt is Format.ATOM:
-        return _PLAIN_ATTRIBUTES.sub(_attribute_value, _PLAIN_IN_ATOM.sub(_element_text, data))
-    cut = data.find(b"<item>")
-    if cut < 0:
-        cut = len(data)
-    items = _PLAIN_ATTRIBUTES.sub(_attribute_value, _PLAIN_IN_ITEMS.sub(_element_text, data[cut:]))
-    return _PLAIN_IN_CHANNEL.sub(_channel_text, data[:cut]) + items
+    return _PLAIN_ATTRIBUTE.sub(_attribute_value, data)
 
 
 def _generator(feed: Feed, site: Site, fmt: Format) -> Any:
@@ -285,9 +293,9 @@ def _entry(record: Record) -> Any:
 
 def render_rss(feed: Feed, site: Site) -> bytes:
     data: bytes = _generator(feed, site, Format.RSS).rss_str(pretty=True, encoding="UTF-8")
-    return plain_text_references(data, Format.RSS)
+    return plain_attributes(data, feed, Format.RSS)
 
 
 def render_atom(feed: Feed, site: Site) -> bytes:
     data: bytes = _generator(feed, site, Format.ATOM).atom_str(pretty=True, encoding="UTF-8")
-    return plain_text_references(data, Format.ATOM)
+    return plain_attributes(data, feed, Format.ATOM)
