@@ -122,8 +122,12 @@ def _provider_key(domain: str) -> str:
 
 def _icons(value: object, key: str, where: str, normalise: Callable[[str], str]) -> tuple[tuple[str, str], ...]:
     """A ``{name: icon URL}`` mapping (or the pairs it was read into) as sorted (key, URL) pairs."""
-    pairs = value.items() if isinstance(value, dict) else value
-    if not isinstance(pairs, Iterable) or isinstance(pairs, str):
+    # A mapping from feeds.yaml, or the pairs an earlier check made of one (a Site is checked again on overrides).
+    if isinstance(value, dict):
+        pairs: Iterable[object] = value.items()
+    elif isinstance(value, tuple) and all(isinstance(pair, tuple) for pair in value):
+        pairs = value
+    else:
         raise ConfigError(where, f"{key}: must be a mapping of names to icon URLs, found {value!r}")
     icons: dict[str, str] = {}
     for pair in pairs:
