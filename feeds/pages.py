@@ -205,17 +205,6 @@ def fill(template: str, **values: str) -> str:
     return _PLACEHOLDER.sub(lambda match: values[match.group(1)], template)
 
 
-def render_pages(feeds: tuple[Feed, ...], site: Site) -> dict[PurePosixPath, bytes]:
-    """index.html, a page per feed, feeds.opml and feed.xsl, by path relative to the output folder."""
-    ordered = sorted(feeds, key=lambda feed: feed.key.sort_key)
-    files = {INDEX: index_html(ordered, site).encode("utf-8")}
-    for feed in ordered:
-        files[feed.key.folder / INDEX] = feed_html(feed, site).encode("utf-8")
-    files[OPML] = opml(ordered, site)
-    files[XSL] = stylesheet(site)
-    return files
-
-
 def stylesheet(site: Site) -> bytes:
     """The XSLT that shows an RSS or Atom feed opened in a browser as a page."""
     return fill(XSL_TEMPLATE, style=STYLE, index=escape(site.url(INDEX)), note=XSL_NOTE).encode("utf-8")

@@ -12,7 +12,9 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from functools import cached_property
+from pathlib import PurePosixPath
 
+from .manifest import Manifest
 from .model import Draft, FeedKey, FeedKind, Listing, Site
 from .selection import KnownFeed, assign_slugs, draft_documents, first_changed_page, page_count, topic_key
 from .store import Delta, Entry, Store, StoreDamaged
@@ -119,3 +121,23 @@ def plan(
             draft(FeedKey(kind, slugs[group_key]), group_key, name, previous.get(group_key))
     drafts.sort(key=lambda d: (d.key.sort_key, d.page or 0))
     return Plan(tuple(drafts), pages, topic_names, provider_names, entries, frozenset(keep))
+
+
+def redo_pages(broken: set[str], manifest: Manifest) -> dict[FeedKey, int]:
+    """For each feed with a file missing or damaged, the first archive page to make again (0: the feed only)."""
+    slugs = {(k.kind.value, k.slug): FeedKey(k.kind, k.slug) for k in manifest.known}
+    redo: dict[FeedKey, int] = {}
+    for path in broken:
+        parts = PurePosixPath(path).parts
+        if not parts or parts[0] not in ("all", "topics", "providers"):
+            continue
+        key = FeedKey(FeedKind.ALL, "all") if parts[0] == "all" else slugs.get((parts[0], parts[1]))
+        if key is None:
+            continue
+        rest = parts[1:] if parts[0] == "all" else parts[2:]
+        page = int(rest[1]) if len(rest) == 3 and rest[0] == "archive" and rest[1].isdigit() else 0
+        if page:
+            redo[key] = min(redo.get(key, page), page)
+        else:
+            redo.setdefault(key, 0)
+    return redo

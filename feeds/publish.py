@@ -16,23 +16,22 @@ import contextlib
 import gc
 import marshal
 import sqlite3
-import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
-from pathlib import Path, PurePosixPath
+from pathlib import Path
 
-from .budget import with_let_go
 from .codec import decode_problems, from_micros, to_micros
 from .errors import FeedsError, RecordError
 from .fetching import Fetcher
-from .manifest import MANIFEST, Manifest, read_manifest
-from .model import Draft, Feed, FeedKey, FeedKind, Problem, Severity, Site
-from .outputs import Output, chunks, make_all, plan_outputs
-from .planning import Plan, plan
+from .making import make_and_stage
+from .manifest import MANIFEST, read_manifest
+from .model import Feed, FeedKey, Problem, Severity, Site
+from .outputs import Output, plan_outputs
+from .planning import Plan, plan, redo_pages
 from .reading import Reading, read
 from .records import MAX_FILE_BYTES
-from .report import Report, announced
+from .report import Clock, Report, announced
 from .scan import join
 from .selection import KnownFeed, Shortlist
 from .state import BuildState, guard_shrink, names_key, settings_key
@@ -41,7 +40,6 @@ from .version import __version__
 from .workers import Workers
 from .writing import OutputTree, build_lock
 
-RENDER_CHUNK = 20_000  # entries whose full records a build holds at once (archive pages make many)
 WRITING = "writing"  # in the cache folder while a build stages and commits files: a sweep is due if it stays
 
 
@@ -157,21 +155,6 @@ def documents(
             store.close()
 
 
-class _Clock:
-    def __init__(self) -> None:
-        self.laps: dict[str, float] = {}
-        self.start = self.last = time.perf_counter()
-
-    def lap(self, name: str) -> None:
-        now = time.perf_counter()
-        self.laps[name] = self.laps.get(name, 0.0) + now - self.last
-        self.last = now
-
-    def total(self) -> dict[str, float]:
-        stages = dict.fromkeys(("read", "select", "render", "write"), 0.0)
-        return {**stages, **self.laps, "total": time.perf_counter() - self.start}
-
-
 class Build:
     """One build, stage by stage, all through one transaction of the store."""
 
@@ -189,7 +172,7 @@ class Build:
         self.site, self.now, self.options = site, now, options
         self.store, self.workers = store, workers
         self.tree = OutputTree(self.out_dir)
-        self.clock = _Clock()
+        self.clock = Clock()
         self.warnings: list[str] = []
         self.marker = None if options.cache_dir is None else options.cache_dir / WRITING
         self.cuts: tuple[tuple[str, int, int], ...] = ()  # (feed folder, entries kept, entries planned)
@@ -217,17 +200,15 @@ class Build:
         if not (reading.changed or everything or broken):
             store.commit()  # the scan's times and signatures
             self.cuts = tuple((folder, kept, total) for folder, (kept, total) in sorted(state.cuts.items()))
-            return self._report(reading, problems, state.feeds, files=len(before))
-        drafted = plan(
-            store, site, self.root, manifest.known, reading.delta, everything=everything, redo=_redo(broken, manifest)
-        )
+            return _report(self, reading, problems, state.feeds, files=len(before))
+        redo = redo_pages(broken, manifest)
+        drafted = plan(store, site, self.root, manifest.known, reading.delta, everything=everything, redo=redo)
         _, next_due = store.groups.scheduled(to_micros(self.now))
         # What each feed kept within the byte budget: as the last build left it, until it is rendered again
         kept = {d.key: state.cuts[str(d.key.folder)][0] for d in drafted.heads if str(d.key.folder) in state.cuts}
         outputs, planned = plan_outputs(drafted, site, None if next_due is None else _utc(next_due), kept)
         pending = [o for o in outputs if o.digest is None or _stale(str(o.path), o.digest, before, broken)]
-        # In the order readers follow links: a feed's new archive page is there before the feed that
-        # points to it (archive/ sorts first), every feed before the site's files, the manifest last.
+        # A fixed order for making them (the tree renames them into place in link order, see links.py)
         pending.sort(key=lambda o: (o.draft is None, o.path == MANIFEST, o.path))
         self.clock.lap("select")
         stale = (set(before) | manifest.files) - planned
@@ -238,7 +219,7 @@ class Build:
             self.warnings.append(f"{self.out_dir / path}: not made by feeds; left alone (remove it if it is stale)")
         self.clock.lap("write")
         fresh = set(written) | (unfinished & planned)
-        return self._report(reading, problems, len(drafted.heads), written, removed, len(planned), fresh)
+        return _report(self, reading, problems, len(drafted.heads), written, removed, len(planned), fresh)
 
     def documents(self, known: Sequence[KnownFeed]) -> tuple[Feed, ...]:
         """Read, plan every document and fetch its records, as ``run`` does before it renders."""
@@ -291,7 +272,7 @@ class Build:
             with contextlib.suppress(OSError):
                 self.marker.touch()
         try:
-            sizes = _make(pending, drafted, fetcher, self.site, self.workers, self.tree, self.clock, kept)
+            sizes = make_and_stage(pending, drafted, fetcher, self.site, self.workers, self.tree, self.clock, kept)
             self.store.outputs.change(sizes, stale)
             self.cuts = tuple(
                 (str(key.folder), count, len(drafted.head(key).entries))
@@ -330,112 +311,41 @@ class Build:
                 with contextlib.suppress(OSError):
                     discard(self.options.cache_dir)
 
-    def _report(
-        self,
-        reading: Reading,
-        problems: tuple[Problem, ...],
-        feeds: int,
-        written: Sequence[str] = (),
-        removed: Sequence[str] = (),
-        files: int = 0,
-        fresh: set[str] | None = None,
-    ) -> Report:
-        counts = self.store.counts
-        scheduled, next_due = self.store.groups.scheduled(to_micros(self.now))
-        changed, urls = announced(fresh or set(), self.site)
-        return Report(
-            read=counts.files,
-            published=counts.visible,
-            unpublished=counts.unpublished,
-            scheduled=scheduled,
-            duplicates=counts.published - scheduled - counts.visible,
-            problems=problems,
-            feeds=feeds,
-            written=tuple(sorted(written, key=lambda path: (path == str(MANIFEST), path))),
-            unchanged=files - len(written),
-            next_due=None if next_due is None else _utc(next_due),
-            feeds_changed=changed,
-            urls_changed=urls,
-            parsed=reading.parsed,
-            reused=reading.reused,
-            removed=tuple(removed),
-            cut=self.cuts,
-            warnings=tuple(self.warnings),
-            timings=self.clock.total(),
-        )
 
-
-def _make(
-    pending: list[Output],
-    drafted: Plan,
-    fetcher: Fetcher,
-    site: Site,
-    workers: Workers,
-    tree: OutputTree,
-    clock: _Clock,
-    kept: dict[FeedKey, int],
-) -> dict[str, tuple[str, int]]:
-    """Render and stage the ``pending`` files, a piece at a time; each one's digest and size.
-
-    Feeds go first: with a byte budget, what each keeps decides what its newest
-    archive page holds (``kept`` gets the counts). The staged files are renamed
-    later in the order readers follow links, whatever the order they were made in.
-    """
-    sizes: dict[str, tuple[str, int]] = {}
-    writing = 0.0
-    feeds = [o for o in pending if o.draft is not None and o.draft.page is None]
-    archived = [o for o in pending if o.draft is not None and o.draft.page is not None]
-    rest = [o for o in pending if o.draft is None]
-    for phase in (feeds, _with_let_go(archived, drafted, kept, site), rest):
-        for chunk in chunks(phase, RENDER_CHUNK):
-            redo = list({id(o.draft): o.draft for o in chunk if o.draft is not None}.values())
-            documents = dict(zip(map(id, redo), fetcher.complete(redo, drafted), strict=True))
-            for output, data in zip(chunk, make_all(chunk, documents, site, workers, kept), strict=True):
-                sizes[str(output.path)] = (output.digest or "", len(data))
-                start = time.perf_counter()
-                tree.stage(output.path, data)
-                writing += time.perf_counter() - start
-    clock.lap("render")
-    clock.laps["render"] -= writing
-    clock.laps["write"] = writing
-    return sizes
-
-
-def _with_let_go(outputs: list[Output], drafted: Plan, kept: Mapping[FeedKey, int], site: Site) -> list[Output]:
-    """The archive pages' outputs, each newest page holding what its feed let go to fit the byte budget."""
-    if site.max_feed_bytes is None:
-        return outputs
-    amended: dict[int, Draft] = {}
-    found = []
-    for output in outputs:
-        draft = output.draft
-        assert draft is not None
-        if draft.page == draft.pages and draft.key in kept:
-            if id(draft) not in amended:
-                amended[id(draft)] = with_let_go(draft, drafted.head(draft.key), kept[draft.key])
-            output = replace(output, draft=amended[id(draft)])
-        found.append(output)
-    return found
-
-
-def _redo(broken: set[str], manifest: Manifest) -> dict[FeedKey, int]:
-    """For each feed with a file missing or damaged, the first archive page to make again (0: the feed only)."""
-    slugs = {(k.kind.value, k.slug): FeedKey(k.kind, k.slug) for k in manifest.known}
-    redo: dict[FeedKey, int] = {}
-    for path in broken:
-        parts = PurePosixPath(path).parts
-        if not parts or parts[0] not in ("all", "topics", "providers"):
-            continue
-        key = FeedKey(FeedKind.ALL, "all") if parts[0] == "all" else slugs.get((parts[0], parts[1]))
-        if key is None:
-            continue
-        rest = parts[1:] if parts[0] == "all" else parts[2:]
-        page = int(rest[1]) if len(rest) == 3 and rest[0] == "archive" and rest[1].isdigit() else 0
-        if page:
-            redo[key] = min(redo.get(key, page), page)
-        else:
-            redo.setdefault(key, 0)
-    return redo
+def _report(
+    build: Build,
+    reading: Reading,
+    problems: tuple[Problem, ...],
+    feeds: int,
+    written: Sequence[str] = (),
+    removed: Sequence[str] = (),
+    files: int = 0,
+    fresh: set[str] | None = None,
+) -> Report:
+    """The build's report, from the store's counts once the build has gone as far as it went."""
+    counts = build.store.counts
+    scheduled, next_due = build.store.groups.scheduled(to_micros(build.now))
+    changed, urls = announced(fresh or set(), build.site)
+    return Report(
+        read=counts.files,
+        published=counts.visible,
+        unpublished=counts.unpublished,
+        scheduled=scheduled,
+        duplicates=counts.published - scheduled - counts.visible,
+        problems=problems,
+        feeds=feeds,
+        written=tuple(sorted(written, key=lambda path: (path == str(MANIFEST), path))),
+        unchanged=files - len(written),
+        next_due=None if next_due is None else _utc(next_due),
+        feeds_changed=changed,
+        urls_changed=urls,
+        parsed=reading.parsed,
+        reused=reading.reused,
+        removed=tuple(removed),
+        cut=build.cuts,
+        warnings=tuple(build.warnings),
+        timings=build.clock.total(),
+    )
 
 
 def _stale(path: str, digest: str, before: Mapping[str, tuple[str, int]], broken: set[str]) -> bool:

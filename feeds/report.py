@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -86,3 +87,20 @@ def announced(changed: set[str], site: Site) -> tuple[tuple[str, ...], tuple[str
         if "archive" not in parts and not path.endswith(".html"):
             urls.append(site.url(path))
     return tuple(sorted(folders)), tuple(urls)
+
+
+class Clock:
+    """Where a build's time goes, stage by stage (the report's timings)."""
+
+    def __init__(self) -> None:
+        self.laps: dict[str, float] = {}
+        self.start = self.last = time.perf_counter()
+
+    def lap(self, name: str) -> None:
+        now = time.perf_counter()
+        self.laps[name] = self.laps.get(name, 0.0) + now - self.last
+        self.last = now
+
+    def total(self) -> dict[str, float]:
+        stages = dict.fromkeys(("read", "select", "render", "write"), 0.0)
+        return {**stages, **self.laps, "total": time.perf_counter() - self.start}

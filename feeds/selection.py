@@ -95,7 +95,9 @@ class Shortlist:
         return dropped
 
 
-@lru_cache(maxsize=65536)  # a few hundred topics, named hundreds of thousands of times
+# A few hundred topics, named hundreds of thousands of times: 0.09 us remembered against 0.79 us
+# (about 1.8 names a record: 1.3 s of a 1M build's main process).
+@lru_cache(maxsize=65536)
 def topic_key(name: str) -> str:
     """Topics that differ only in case, spacing or Unicode form are one topic."""
     return _SPACES.sub(" ", unicodedata.normalize("NFKC", name)).strip().casefold()

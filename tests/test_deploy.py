@@ -42,6 +42,7 @@ from feeds.deploy import (
     stale_objects,
     upload_groups,
 )
+from feeds.deploy import local as deploying_local
 from feeds.errors import DeployError
 from feeds.headers import ARCHIVE_MAX_AGE, CachePolicy
 from feeds.model import Site
@@ -156,16 +157,16 @@ def test_unchanged_files_are_not_hashed_again(tmp_path: Path, monkeypatch: pytes
     (tree / "all" / "rss.xml").write_bytes(b"<rss>one</rss>")
     (tree / "index.html").write_bytes(b"<p>index</p>")
     memo = deploying.digests_path(tree)
-    monkeypatch.setattr(deploying, "RACY_NS", -(10**12))  # no file is too new to be remembered
+    monkeypatch.setattr(deploying_local, "RACY_NS", -(10**12))  # no file is too new to be remembered
     first = deploying.scan_tree(tree, False, memo)
     read: list[str] = []
-    real = deploying.read_file
+    real = deploying_local.read_file
 
     def counted(root: Path, path: str, use_gzip: bool) -> tuple[LocalFile, bytes]:
         read.append(path)
         return real(root, path, use_gzip)
 
-    monkeypatch.setattr(deploying, "read_file", counted)
+    monkeypatch.setattr(deploying_local, "read_file", counted)
     assert deploying.scan_tree(tree, False, memo) == first and read == []
     feed = tree / "all" / "rss.xml"
     before = feed.stat()

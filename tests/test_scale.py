@@ -145,11 +145,11 @@ def test_the_manifest_is_written_after_every_feed(tmp_path: Path) -> None:
 
 
 def test_rendering_in_small_pieces_gives_the_same_tree(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    import feeds.publish as publish
+    import feeds.making as making
 
     site = replace(SITE, archives=True, archive_page_size=2)
     whole = build(SEEDS, tmp_path / "a", site, NOW, workers=1)
-    monkeypatch.setattr(publish, "RENDER_CHUNK", 3)  # a few documents at a time: many pieces
+    monkeypatch.setattr(making, "RENDER_CHUNK", 3)  # a few documents at a time: many pieces
     pieces = build(SEEDS, tmp_path / "b", site, NOW, workers=1)
     assert whole.written == pieces.written
     files = sorted(p.relative_to(tmp_path / "a") for p in (tmp_path / "a").rglob("*") if p.is_file())
