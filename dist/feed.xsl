@@ -51,12 +51,7 @@ footer{margin-top:2rem;padding-top:.5rem;padding-bottom:2rem;border-top:1px soli
     <xsl:variable name="href" select="link | atom:link[not(@rel) or @rel = 'alternate']/@href"/>
     <article>
       <h2>
-        <xsl:variable name="text">
-          <xsl:call-template name="unescape">
-            <xsl:with-param name="s" select="title | atom:title"/>
-            <xsl:with-param name="html" select="contains(title, '&amp;lt;') or atom:title/@type = 'html'"/>
-          </xsl:call-template>
-        </xsl:variable>
+        <xsl:variable name="text" select="string(title | atom:title)"/><!-- plain text in both formats -->
         <xsl:choose>
           <xsl:when test="starts-with($href, 'https://') or starts-with($href, 'http://')">
             <a href="{$href}"><xsl:value-of select="$text"/></a>

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Callable, Iterable
 from dataclasses import fields, replace
 from pathlib import Path
 from typing import Any
@@ -13,9 +14,11 @@ from .clean import clean_text, clean_url
 from .errors import ConfigError
 from .frontmatter import describe_yaml_error
 from .model import Site
+from .selection import topic_key
 
 KEYS = tuple(f.name for f in fields(Site))
 _LANGUAGE = re.compile(r"[A-Za-z]{2,3}(-[A-Za-z0-9]{1,8})*")  # an RFC 5646 language tag
+_COLOR = re.compile(r"#?([0-9A-Fa-f]{6})")
 
 
 def load_site(path: Path | None, **overrides: Any) -> Site:
@@ -78,11 +81,63 @@ def check_site(site: Site, where: str = "feeds.yaml") -> Site:
     if isinstance(hubs, str) or not isinstance(hubs, list | tuple):
         raise ConfigError(where, f"hubs: must be a list of WebSub hub URLs, found {hubs!r}")
     site = replace(site, hubs=tuple(_url(hub, "hubs", where) for hub in hubs))
+    site = _check_images(site, where)
     return replace(
         site,
         title=clean_text(site.title, single_line=True),
         description=None if site.description is None else clean_text(site.description, single_line=True),
     )
+
+
+def _check_images(site: Site, where: str) -> Site:
+    """The icons, logo and accent colour: absolute URLs, a size RSS allows, six hex digits."""
+    icon, logo, favicon = (
+        None if getattr(site, key) is None else _url(getattr(site, key), key, where)
+        for key in ("icon", "logo", "favicon")
+    )
+    size = site.icon_size
+    # RSS 2.0 <image>: "Maximum value for width is 144"; the icon is square, so its height (at most 400) follows.
+    if size is not None and (isinstance(size, bool) or not isinstance(size, int) or not 1 <= size <= 144):
+        raise ConfigError(where, f"icon_size: must be a whole number of pixels from 1 to 144, found {size!r}")
+    if size is not None and icon is None:
+        raise ConfigError(where, "icon_size: is the size of the icon, and no icon is set")
+    color = site.accent_color
+    match = _COLOR.fullmatch(color) if isinstance(color, str) else None
+    if color is not None and match is None:
+        raise ConfigError(where, f"accent_color: must be six hex digits such as 'FF6600', found {color!r}")
+    return replace(
+        site,
+        icon=icon,
+        logo=logo,
+        favicon=favicon,
+        accent_color=None if match is None else match.group(1).upper(),
+        providers=_icons(site.providers, "providers", where, _provider_key),
+        topics=_icons(site.topics, "topics", where, topic_key),
+    )
+
+
+def _provider_key(domain: str) -> str:
+    return domain.strip().lower().removeprefix("www.")
+
+
+def _icons(value: object, key: str, where: str, normalise: Callable[[str], str]) -> tuple[tuple[str, str], ...]:
+    """A ``{name: icon URL}`` mapping (or the pairs it was read into) as sorted (key, URL) pairs."""
+    # A mapping from feeds.yaml, or the pairs an earlier check made of one (a Site is checked again on overrides).
+    if isinstance(value, dict):
+        pairs: Iterable[object] = value.items()
+    elif isinstance(value, tuple) and all(isinstance(pair, tuple) for pair in value):
+        pairs = value
+    else:
+        raise ConfigError(where, f"{key}: must be a mapping of names to icon URLs, found {value!r}")
+    icons: dict[str, str] = {}
+    for pair in pairs:
+        name, url = pair if isinstance(pair, tuple) and len(pair) == 2 else (pair, None)
+        if not isinstance(name, str) or not normalise(name):
+            raise ConfigError(
+                where, f"{key}: {name!r} is not a name; write a mapping such as 'name: https://…/icon.png'"
+            )
+        icons[normalise(name)] = _url(url, f"{key}: {name}", where)
+    return tuple(sorted(icons.items()))
 
 
 def _url(value: object, key: str, where: str) -> str:

@@ -196,6 +196,13 @@ class Site:
     archives: bool = False  # RFC 5005 archive documents for entries beyond max_items
     archive_page_size: int = 50
     hubs: tuple[str, ...] = ()  # WebSub hubs announced in every feed
+    icon: str | None = None  # a square image beside the feed's name (JSON Feed icon, Atom icon, RSS image)
+    icon_size: int | None = None  # the icon's side in pixels, for RSS <image> (at most 144)
+    logo: str | None = None  # a wide image (Atom logo, webfeeds:logo)
+    favicon: str | None = None  # a small icon (JSON Feed favicon, the pages' <link rel="icon">)
+    accent_color: str | None = None  # six hex digits, as Feedly's webfeeds:accentColor takes them
+    providers: tuple[tuple[str, str], ...] = ()  # (provider domain, icon URL): that provider's feed icon
+    topics: tuple[tuple[str, str], ...] = ()  # (topic key, icon URL): that topic's feed icon
     refresh_minutes: int = 15  # how long a reader or cache may keep a feed before asking again
     max_shrink: float = 0.5  # the share of the last build's entries a build may drop without --allow-shrink
     max_feed_bytes: int | None = None  # no feed document grows past this many bytes (None: no limit)

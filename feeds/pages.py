@@ -74,7 +74,7 @@ PAGE = """<!DOCTYPE html>
 <title>{{title}}</title>
 <meta name="description" content="{{description}}">
 <link rel="canonical" href="{{canonical}}">
-{{alternates}}
+{{icon}}{{alternates}}
 <style>{{style}}</style>
 </head>
 <body>
@@ -114,7 +114,7 @@ ENTRY = """<article>
 
 # XSLT 1.0, applied by the browser to an RSS or Atom file that names it in an
 # xml-stylesheet processing instruction. Every value is output as text (no
-# disable-output-escaping): the excerpts arrive HTML-escaped, so "unescape"
+# disable-output-escaping). Titles are plain text; the excerpts arrive HTML-escaped, so "unescape"
 # decodes the five entities html.escape writes and the result is then
 # re-escaped, showing the record's text exactly as written, markup included.
 XSL_TEMPLATE = """<?xml version="1.0" encoding="UTF-8"?>
@@ -148,12 +148,7 @@ XSL_TEMPLATE = """<?xml version="1.0" encoding="UTF-8"?>
     <xsl:variable name="href" select="link | atom:link[not(@rel) or @rel = 'alternate']/@href"/>
     <article>
       <h2>
-        <xsl:variable name="text">
-          <xsl:call-template name="unescape">
-            <xsl:with-param name="s" select="title | atom:title"/>
-            <xsl:with-param name="html" select="contains(title, '&amp;lt;') or atom:title/@type = 'html'"/>
-          </xsl:call-template>
-        </xsl:variable>
+        <xsl:variable name="text" select="string(title | atom:title)"/><!-- plain text in both formats -->
         <xsl:choose>
           <xsl:when test="starts-with($href, 'https://') or starts-with($href, 'http://')">
             <a href="{$href}"><xsl:value-of select="$text"/></a>
@@ -243,6 +238,12 @@ def _formats(feed: AnyDocument, site: Site) -> str:
     )
 
 
+def _icon_link(site: Site) -> str:
+    """The browser tab's icon: the favicon, or else the site's icon."""
+    href = site.favicon or site.icon
+    return "" if href is None else f'<link rel="icon" href="{escape(href)}">\n'
+
+
 def _page(
     site: Site, path: PurePosixPath, heading: str, description: str, alternates: Iterable[str], **parts: str
 ) -> str:
@@ -252,6 +253,7 @@ def _page(
         title=escape(heading if path == INDEX else f"{site.title}: {heading}"),
         description=escape(description),
         canonical=escape(site.url(path)),
+        icon=_icon_link(site),
         alternates="\n".join(alternates),
         style=STYLE,
         heading=escape(heading),

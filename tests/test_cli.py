@@ -88,6 +88,18 @@ def test_strict_writes_nothing_and_exits_1(runner: CliRunner, tmp_path: Path) ->
         ("language: English please\n", "language: must be a language tag"),
         ("- a list\n", "must be a YAML mapping"),
         ("title: [unclosed\n", "not valid YAML"),
+        ("icon: /icon.png\n", "icon: must be an absolute http(s) URL, found '/icon.png'"),
+        ("logo: javascript:alert(1)\n", "logo: must be an absolute http(s) URL"),
+        ("favicon: 12\n", "favicon: must be an absolute http(s) URL, found 12"),
+        (
+            "icon: https://x.example/i.png\nicon_size: 512\n",
+            "icon_size: must be a whole number of pixels from 1 to 144",
+        ),
+        ("icon_size: 64\n", "icon_size: is the size of the icon, and no icon is set"),
+        ("accent_color: orange\n", "accent_color: must be six hex digits such as 'FF6600', found 'orange'"),
+        ("providers:\n  a.example: icon.png\n", "providers: a.example: must be an absolute http(s) URL"),
+        ("topics: [AI]\n", "topics: must be a mapping of names to icon URLs"),
+        ("topics:\n  AI:\n", "topics: AI: must be an absolute http(s) URL, found None"),
     ],
 )
 def test_a_bad_config_is_one_clear_line_and_exit_1(

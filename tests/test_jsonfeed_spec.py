@@ -12,6 +12,7 @@ import json
 import re
 from collections import Counter
 from collections.abc import Iterator
+from dataclasses import replace
 from datetime import UTC, datetime
 from pathlib import Path, PurePosixPath
 from typing import Any
@@ -115,6 +116,21 @@ class Built:
 def jf(tmp_path_factory: pytest.TempPathFactory) -> Built:
     site = load_site(ROOT / "feeds.yaml")
     out = tmp_path_factory.mktemp("jsonfeed-spec")
+    build(ROOT / "seeds", out, site, NOW)
+    return Built(out, site)
+
+
+@pytest.fixture(scope="module")
+def paged(tmp_path_factory: pytest.TempPathFactory) -> Built:
+    """The seeds with archive pages and WebSub hubs, so next_url and hubs are written (the rules on them can fail)."""
+    site = replace(
+        load_site(ROOT / "feeds.yaml"),
+        archives=True,
+        max_items=5,
+        archive_page_size=5,
+        hubs=("https://hub.example.org/", "https://pubsub.example.net/hub"),
+    )
+    out = tmp_path_factory.mktemp("jsonfeed-spec-paged")
     build(ROOT / "seeds", out, site, NOW)
     return Built(out, site)
 
@@ -258,13 +274,17 @@ def test_feed_urls_are_unique(jf: Built) -> None:
     assert not problems, _report(problems)
 
 
-def test_next_url_differs_from_feed_url(jf: Built) -> None:
-    """'`next_url` must not be the same as `feed_url`'."""
+def test_next_url_differs_from_feed_url(paged: Built) -> None:
+    """'`next_url` must not be the same as `feed_url`'; ours names an older page of the same feed, which exists."""
+    with_next = [(path, doc) for path, doc in paged.docs.items() if "next_url" in doc]
+    assert len(with_next) >= 10, "no feed.json pages back; the rule below checks nothing"
     problems = [
-        f"{path}: next_url equals feed_url"
-        for path, doc in jf.docs.items()
-        if "next_url" in doc and doc["next_url"] == doc.get("feed_url")
+        f"{path}: next_url equals feed_url" for path, doc in with_next if doc["next_url"] == doc.get("feed_url")
     ]
+    for path, doc in with_next:
+        target = PurePosixPath(doc["next_url"].removeprefix(paged.site.base_url))
+        if target not in paged.docs:
+            problems.append(f"{path}: next_url {doc['next_url']!r} is not a feed.json of the build")
     assert not problems, _report(problems)
 
 
@@ -281,12 +301,14 @@ def test_language_is_an_rfc5646_tag(jf: Built) -> None:
     assert not problems, _report(problems)
 
 
-def test_expired_is_a_boolean(jf: Built) -> None:
-    """`expired` (optional, boolean)."""
+def test_expired_is_a_boolean(jf: Built, paged: Built) -> None:
+    """`expired` (optional, boolean) 'says whether or not the feed is finished': a feed (or archive
+    page: a withdrawn record rewrites it) that a later build may change is not."""
     problems = [
         f"{path}: expired is {doc['expired']!r}"
-        for path, doc in jf.docs.items()
-        if "expired" in doc and not isinstance(doc["expired"], bool)
+        for built in (jf, paged)
+        for path, doc in built.docs.items()
+        if "expired" in doc and doc["expired"] is not False
     ]
     assert not problems, _report(problems)
 
@@ -528,12 +550,17 @@ def test_attachments_have_url_and_mime_type(jf: Built) -> None:
     assert not problems, _report(problems)
 
 
-def test_hubs_have_type_and_url(jf: Built) -> None:
-    """`hubs`: 'Each object has a type and url, both of which are required'."""
+def test_hubs_have_type_and_url(paged: Built) -> None:
+    """`hubs`: 'Each object has a type and url, both of which are required'; ours are the configured WebSub hubs."""
     problems = []
-    for path, doc in jf.docs.items():
-        for index, hub in enumerate(doc.get("hubs", [])):
-            if not isinstance(hub, dict) or not all(isinstance(hub.get(key), str) for key in HUB_KEYS):
+    for path, doc in paged.docs.items():
+        hubs = doc.get("hubs")
+        if not isinstance(hubs, list) or len(hubs) != len(paged.site.hubs):
+            problems.append(f"{path}: hubs is {hubs!r}, not the {len(paged.site.hubs)} configured")
+            continue
+        for index, hub in enumerate(hubs):
+            required = isinstance(hub, dict) and all(isinstance(hub.get(key), str) and hub[key] for key in HUB_KEYS)
+            if not required or hub["type"] != "WebSub" or not _is_http_url(hub["url"]):
                 problems.append(f"{path}: hubs[{index}] is {hub!r}")
     assert not problems, _report(problems)
 

@@ -376,3 +376,10 @@ def test_chromium_renders_the_pages(site_root, feeds, manifest, page: str, tmp_p
     else:  # the browser applied feed.xsl to the feed
         assert dom.xpath("string(//h1)") == "Newsroom Feeds", "Chromium did not apply feed.xsl (XSLT unsupported?)"
         assert [a.text_content() for a in dom.xpath("//article/h2/a")] == [r.title for r in feeds[0].entries]
+
+
+def test_every_page_names_the_favicon(pages: dict[PurePosixPath, bytes], seed_site: Site) -> None:
+    assert seed_site.favicon is not None
+    for path, data in pages.items():
+        if path.suffix == ".html":
+            assert html.fromstring(data).xpath("/html/head/link[@rel='icon']/@href") == [seed_site.favicon], path

@@ -11,7 +11,7 @@ import pytest
 from lxml import etree
 
 from feeds import __version__
-from feeds.model import Feed, FeedKey, FeedKind, Format, Image, Record, RelatedLink
+from feeds.model import Feed, FeedKey, FeedKind, Format, Image, Record, RelatedLink, Site
 from feeds.renderers import render
 
 from .conftest import SITE, documents_of, make_record
@@ -165,7 +165,7 @@ def test_markup_in_an_excerpt_stays_text_in_every_html_field(fmt: Format) -> Non
     assert "<script" not in entry.summary and "<script" not in entry.content[0].value
     assert "&lt;script&gt;alert(&quot;x&quot;)&lt;/script&gt; &amp; AT&amp;T “quotes”" in entry.summary
     assert "&lt;script&gt;" in entry.content[0].value
-    assert "<script" not in entry.title  # shown as written, never live markup
+    assert entry.title == HOSTILE  # plain text: shown as written, never as markup
 
 
 def test_json_feed_keeps_plain_text_plain_and_escapes_html() -> None:
@@ -225,3 +225,64 @@ def test_image_titles_never_replace_the_entry_title_in_feedparser(feed: Feed) ->
     entry = feedparser.parse(render(feed, SITE, Format.RSS)).entries[1]
     assert entry.title == entry.title_detail.value == "Chip plant opens"
     assert entry.source.title == "Daily Circuit"
+
+
+# ---- icons, logo, accent colour and the refresh hint
+
+ICONS = replace(
+    SITE,
+    icon="https://feeds.example.org/icon.png",
+    icon_size=144,
+    logo="https://feeds.example.org/logo.svg",
+    favicon="https://feeds.example.org/favicon.ico",
+    accent_color="1F6FEB",
+    topics=(("energy", "https://feeds.example.org/energy.png"),),
+    refresh_minutes=30,
+)
+WEBFEEDS = "{http://webfeeds.org/rss/1.0}"
+
+
+def test_rss_has_an_image_ttl_and_feedlys_webfeeds(feed: Feed) -> None:
+    channel = etree.fromstring(render(feed, ICONS, Format.RSS)).find("channel")
+    image = channel.find("image")
+    assert [(child.tag, child.text) for child in image] == [
+        ("url", ICONS.icon),
+        ("title", ICONS.title),
+        ("link", ICONS.link),
+        ("width", "144"),
+        ("height", "144"),
+    ]
+    assert channel.findtext("ttl") == "30"
+    assert channel.findtext(f"{WEBFEEDS}icon") == ICONS.icon
+    assert channel.findtext(f"{WEBFEEDS}logo") == ICONS.logo
+    assert channel.findtext(f"{WEBFEEDS}accentColor") == "1F6FEB"
+
+
+def test_atom_has_icon_and_logo_and_json_feed_icon_and_favicon(feed: Feed) -> None:
+    root = atom_of(feed, ICONS)
+    assert root.findtext("atom:icon", namespaces=NS) == ICONS.icon
+    assert root.findtext("atom:logo", namespaces=NS) == ICONS.logo
+    document = json.loads(render(feed, ICONS, Format.JSON))
+    assert (document["icon"], document["favicon"]) == (ICONS.icon, ICONS.favicon)
+
+
+def test_a_topic_has_its_own_icon_and_others_fall_back_to_the_sites(feed: Feed) -> None:
+    energy = replace(feed, key=FeedKey(FeedKind.TOPIC, "energy"), group="energy", name="Energy")
+    other = replace(feed, key=FeedKey(FeedKind.TOPIC, "ai"), group="ai", name="AI")
+    assert json.loads(render(energy, ICONS, Format.JSON))["icon"] == "https://feeds.example.org/energy.png"
+    assert json.loads(render(other, ICONS, Format.JSON))["icon"] == ICONS.icon
+    image = etree.fromstring(render(energy, ICONS, Format.RSS)).find("channel/image")
+    assert image.findtext("url") == "https://feeds.example.org/energy.png"
+    assert image.find("width") is None  # icon_size is the site icon's
+    assert atom_of(energy, ICONS).findtext("atom:icon", namespaces=NS) == "https://feeds.example.org/energy.png"
+
+
+@pytest.mark.parametrize("fmt", list(Format))
+def test_without_icons_nothing_is_written(feed: Feed, fmt: Format) -> None:
+    data = render(feed, SITE, fmt)
+    for absent in (b"<image>", b"webfeeds", b"<icon>", b"<logo>", b'"icon"', b'"favicon"'):
+        assert absent not in data
+
+
+def atom_of(feed: Feed, site: Site) -> etree._Element:
+    return etree.fromstring(render(feed, site, Format.ATOM))

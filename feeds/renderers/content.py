@@ -29,6 +29,14 @@ def feed_description(feed: AnyDocument, site: Site) -> str:
     return site.description or "The newest stories from every provider."
 
 
+def feed_icon(feed: AnyDocument, site: Site) -> str | None:
+    """The feed's square icon: its topic's or provider's when ``topics`` or ``providers`` names one, else the site's."""
+    if feed.key.kind is FeedKind.ALL:
+        return site.icon
+    own = dict(site.topics if feed.key.kind is FeedKind.TOPIC else site.providers)
+    return own.get(feed.group, site.icon)
+
+
 def feed_id(feed: AnyDocument, site: Site) -> str:
     """A feed's permanent id: its folder's URL, which never changes once published."""
     return site.url(f"{feed.key.folder}/")

@@ -8,7 +8,16 @@ from html import escape
 from typing import Any
 
 from ..model import Feed, Format, Record, Site
-from .content import archive_links, entry_html, feed_description, feed_title, image_type, rfc3339, self_url
+from .content import (
+    archive_links,
+    entry_html,
+    feed_description,
+    feed_icon,
+    feed_title,
+    image_type,
+    rfc3339,
+    self_url,
+)
 
 VERSION = "https://jsonfeed.org/version/1.1"
 RELATED_DOC = "extensions/related.html"  # documents the "_related" extension
@@ -74,6 +83,12 @@ def render_json(feed: Feed, site: Site) -> bytes:
         "language": site.language,
         "authors": [{"name": site.title, "url": site.link}],
     }
+    # JSON Feed 1.1: icon "should be square", for readers' timelines; favicon is small, for lists.
+    icon = feed_icon(feed, site)
+    if icon is not None:
+        document["icon"] = icon
+    if site.favicon is not None:
+        document["favicon"] = site.favicon
     # JSON Feed 1.1: next_url pages back through older items (the archive).
     older = [href for rel, href in archive_links(feed, site, Format.JSON) if rel == "prev-archive"]
     if older:

@@ -9,6 +9,7 @@ one-child groups) through feedgen's own extension hooks.
 from __future__ import annotations
 
 import re
+from collections.abc import Iterator
 from datetime import UTC, datetime
 from functools import lru_cache
 from html import escape
@@ -27,6 +28,7 @@ from .content import (
     entry_html,
     excerpt_html,
     feed_description,
+    feed_icon,
     feed_id,
     feed_title,
     image_type,
@@ -38,7 +40,7 @@ MEDIA_NS = "http://search.yahoo.com/mrss/"
 DC_NS = "http://purl.org/dc/elements/1.1/"
 FH_NS = "http://purl.org/syndication/history/1.0"
 RSS_DOCS = "https://www.rssboard.org/rss-specification"
-_LOOKS_LIKE_HTML = re.compile(r"<|&(?:#[0-9]+|#[xX][0-9a-fA-F]+|[A-Za-z][A-Za-z0-9]*);")
+WEBFEEDS_NS = "http://webfeeds.org/rss/1.0"  # Feedly's icon, logo and accent colour
 EPOCH = datetime(1970, 1, 1, tzinfo=UTC)  # "updated" of a feed with no entries
 RSS_PARTS, ATOM_PARTS = "feeds_rss", "feeds_atom"  # our extensions' names in feedgen
 
@@ -52,6 +54,8 @@ class _FeedParts(BaseExtension):  # type: ignore[misc]
 
     def extend_ns(self) -> dict[str, str]:
         spaces = {"media": MEDIA_NS, "dc": DC_NS} if self.fmt is Format.RSS else {}
+        if self.fmt is Format.RSS and _webfeeds(self.feed, self.site):
+            spaces["webfeeds"] = WEBFEEDS_NS
         if self.feed.page is not None:
             spaces["fh"] = FH_NS
         return spaces
@@ -76,19 +80,34 @@ class _FeedParts(BaseExtension):  # type: ignore[misc]
     def extend_rss(self, root: Any) -> Any:
         self._add_stylesheet(root)
         channel = root.find("channel")
+        for element in (channel.find("title"), channel.find("description"), channel.find("image/title")):
+            plain_text(element)
+        if self.feed.updated is None:  # an empty feed was never built from anything: no lastBuildDate
+            channel.remove(channel.find("lastBuildDate"))
         for attributes in self._links():
             etree.SubElement(channel, f"{{{ATOM_NS}}}link", attributes)
+        for name, value in _webfeeds(self.feed, self.site):
+            etree.SubElement(channel, f"{{{WEBFEEDS_NS}}}{name}").text = value
         if self.feed.page is not None:  # RFC 5005 Appendix B: fh:archive in the channel
             etree.SubElement(channel, f"{{{FH_NS}}}archive")
         return root
 
     def extend_atom(self, root: Any) -> Any:
         self._add_stylesheet(root)
+        root.find("title").set("type", "text")
+        for element in (root.find("title"), root.find("subtitle"), root.find("author/name")):
+            plain_text(element)
         for attributes in self._links():
             etree.SubElement(root, "link", attributes)
         if self.feed.page is not None:  # RFC 5005 §4: an archive document carries fh:archive
             etree.SubElement(root, f"{{{FH_NS}}}archive")
         return root
+
+
+def _webfeeds(feed: Feed, site: Site) -> list[tuple[str, str]]:
+    """Feedly's channel elements: a square icon, a wide logo, the colour of the feed's header."""
+    parts = [("icon", feed_icon(feed, site)), ("logo", site.logo), ("accentColor", site.accent_color)]
+    return [(name, value) for name, value in parts if value is not None]
 
 
 class _EntryParts(BaseEntryExtension):  # type: ignore[misc]
@@ -98,7 +117,9 @@ class _EntryParts(BaseEntryExtension):  # type: ignore[misc]
 
     def extend_rss(self, item: Any) -> Any:
         record = self.record
-        _escape_markup_in_title(item.find("title"))
+        plain_text(item.find("title"))
+        for category in item.iterfind("category"):
+            plain_text(category)
         # RSS 2.0 allows one <enclosure> per item; a length of 0 means unknown
         # (RSS Advisory Board best practices). Media RSS carries every image.
         if record.images:
@@ -112,18 +133,15 @@ class _EntryParts(BaseEntryExtension):  # type: ignore[misc]
             if image.height:
                 content.set("height", str(image.height))
             if image.title:
-                title = etree.SubElement(content, f"{{{MEDIA_NS}}}title", type="plain")
-                title.text = image.title
+                plain_text(etree.SubElement(content, f"{{{MEDIA_NS}}}title", type="plain"), image.title)
         for link in record.related:
             etree.SubElement(item, f"{{{ATOM_NS}}}link", rel="related", href=link.url, title=link.title)
         # RSS <author> must be an e-mail address; dc:creator is the common way to name one.
-        creator = etree.SubElement(item, f"{{{DC_NS}}}creator")
-        creator.text = record.provider.name
+        plain_text(etree.SubElement(item, f"{{{DC_NS}}}creator"), record.provider.name)
         # RSS 2.0: <source url> names the channel the item came from. It goes
         # last: feedparser lets a media:title that follows <source> overwrite
         # the entry's title_detail.
-        source = etree.SubElement(item, "source", url=record.provider.url)
-        source.text = record.provider.name
+        plain_text(etree.SubElement(item, "source", url=record.provider.url), record.provider.name)
         return item
 
     def extend_atom(self, entry: Any) -> Any:
@@ -131,8 +149,9 @@ class _EntryParts(BaseEntryExtension):  # type: ignore[misc]
         # Atom namespace as the default on the root, so these do the same.
         record = self.record
         title = entry.find("title")
-        if _escape_markup_in_title(title):
-            title.set("type", "html")
+        title.set("type", "text")  # RFC 4287 §3.1.1.1: shown as written, never as markup
+        plain_text(title)
+        plain_text(entry.find("author/name"))
         # RFC 4287 §4.2.7.2: rel="enclosure" for potentially large resources;
         # the length attribute is optional and left out when unknown.
         for image in record.images:
@@ -144,24 +163,63 @@ class _EntryParts(BaseEntryExtension):  # type: ignore[misc]
         # RFC 4287 §4.2.11: the source keeps the originating feed's metadata.
         source = etree.SubElement(entry, "source")
         etree.SubElement(source, "id").text = record.provider.url
-        etree.SubElement(source, "title").text = record.provider.name
+        plain_text(etree.SubElement(source, "title", type="text"), record.provider.name)
         etree.SubElement(source, "link", rel="alternate", href=record.provider.url)
         etree.SubElement(source, "updated").text = record.published_at.isoformat()
         return entry
 
 
-def _escape_markup_in_title(title: Any) -> bool:
-    """HTML-escape a title that would read as HTML; True when it did.
+# Plain text is written as plain text (RSS Best Practices Profile, "Character
+# Data"): RSS titles "should not contain HTML", and "the form of encoding that
+# works in the widest number of aggregators is using the hexadecimal character
+# reference"; the W3C Feed Validator takes "&#x" for plain text in Atom too.
+# lxml writes &amp; &lt; &gt; in text, so an element's text is built from text
+# and character-reference nodes (lxml's Entity), which it writes as they are.
+_SPECIAL = re.compile(r"([&<>])")
+_REFERENCE = {"&": "#x26", "<": "#x3C", ">": "#x3E"}
 
-    Most readers treat RSS titles as HTML, so literal text such as "<b>" or
-    "&amp;" would turn into markup or a character; escaped, it is shown as
-    written. Atom declares it with type="html" (RFC 4287 §3.1.1.2). A plain
-    "R&D" reads the same either way and stays plain text.
-    """
-    if title is None or not _LOOKS_LIKE_HTML.search(title.text or ""):
-        return False
-    title.text = escape(title.text, quote=False)
-    return True
+
+def plain_text(element: Any, text: str | None = None) -> None:
+    """Set the text of ``element`` (by default, its own), writing ``&``, ``<``, ``>`` as hex references."""
+    if element is None:
+        return
+    text = element.text if text is None else text
+    if text is None or not _SPECIAL.search(text):
+        element.text = text
+        return
+    pieces = _SPECIAL.split(text)  # text, character, text, character, ..., text
+    element.text = pieces[0]
+    for index in range(1, len(pieces), 2):
+        reference = etree.Entity(_REFERENCE[pieces[index]])
+        reference.tail = pieces[index + 1]
+        element.append(reference)
+
+
+# An attribute's value cannot hold a node, so plain-text attributes (a link's
+# title, a category's term) are rewritten after serialisation, and only in a
+# document whose records have one with "&", "<" or ">". A value never holds a
+# raw '"', so [^"]* is exactly its text.
+_PLAIN_ATTRIBUTE = re.compile(rb'( (?:title|term)=")([^"&]*&[^"]*)"')
+
+
+def _attribute_value(match: re.Match[bytes]) -> bytes:
+    text = match.group(2).replace(b"&amp;", b"&#x26;").replace(b"&lt;", b"&#x3C;").replace(b"&gt;", b"&#x3E;")
+    return b'%s%s"' % (match.group(1), text)
+
+
+def _attributes_of(feed: Feed, fmt: Format) -> Iterator[str]:
+    for record in feed.entries:
+        for link in record.related:
+            yield link.title
+        if fmt is Format.ATOM:  # Atom's enclosure links carry the image title, its categories a term
+            yield from (image.title for image in record.images if image.title)
+            yield from record.topics
+
+
+def plain_attributes(data: bytes, feed: Feed, fmt: Format) -> bytes:
+    if not any(_SPECIAL.search(text) for text in _attributes_of(feed, fmt)):
+        return data
+    return _PLAIN_ATTRIBUTE.sub(_attribute_value, data)
 
 
 def _generator(feed: Feed, site: Site, fmt: Format) -> Any:
@@ -185,8 +243,19 @@ def _generator(feed: Feed, site: Site, fmt: Format) -> Any:
     # feedgen defaults both to the wall clock; the newest entry's time keeps
     # rebuilds of the same input byte-identical.
     fg.updated(feed.updated or EPOCH)
-    if feed.updated is None:
-        fg._FeedGenerator__rss_lastBuildDate = None
+    fg.ttl(site.refresh_minutes)  # RSS 2.0 <ttl>: minutes a reader may keep the channel before asking again
+    icon = feed_icon(feed, site)
+    if fmt is Format.ATOM:
+        # RFC 4287 §4.2.5 and §4.2.8: icon square, logo twice as wide as tall.
+        # (feedgen's icon() and logo() also write the RSS image, and image() the Atom logo.)
+        if icon is not None:
+            fg.icon(icon)
+        if site.logo is not None:
+            fg.logo(site.logo)
+    elif icon or site.logo:
+        # RSS 2.0 <image>: title and link as the channel's; width at most 144, height at most 400.
+        size = None if icon is None or icon != site.icon or site.icon_size is None else str(site.icon_size)
+        fg.image(icon or site.logo, title=feed_title(feed, site), link=site.link, width=size, height=size)
     for record in feed.entries:
         # add_entry registers the generator's extensions on the entry, and
         # leaves alone those it already has, so the record's own parts stay.
@@ -224,9 +293,9 @@ def _entry(record: Record) -> Any:
 
 def render_rss(feed: Feed, site: Site) -> bytes:
     data: bytes = _generator(feed, site, Format.RSS).rss_str(pretty=True, encoding="UTF-8")
-    return data
+    return plain_attributes(data, feed, Format.RSS)
 
 
 def render_atom(feed: Feed, site: Site) -> bytes:
     data: bytes = _generator(feed, site, Format.ATOM).atom_str(pretty=True, encoding="UTF-8")
-    return data
+    return plain_attributes(data, feed, Format.ATOM)
