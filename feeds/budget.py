@@ -46,5 +46,11 @@ def fit(feed: Feed, site: Site) -> tuple[int, list[bytes]]:
 
 
 def with_let_go(page: Draft, head: Draft, kept: int) -> Draft:
-    """The newest archive page with the entries its feed let go (the feed's, past ``kept``) in front."""
-    return replace(page, entries=(*head.entries[kept:], *page.entries))
+    """The newest archive page with the entries its feed let go (the feed's, past ``kept``) in front.
+
+    Its updated time is then its newest entry's, as every document's is.
+    """
+    let_go = head.entries[kept:]
+    if not let_go:
+        return page
+    return replace(page, entries=(*let_go, *page.entries), updated=let_go[0].published_at)

@@ -19,6 +19,7 @@ from . import websub
 from .clean import parse_time
 from .config import load_site
 from .deploy.command import deploy_command, distribution_option, run_deploy, target_option
+from .deploy.remote import NEEDS_BOTO3, can_connect
 from .errors import BusyError, FeedsError, RecordError
 from .exits import Busy
 from .model import Severity, printable
@@ -183,6 +184,8 @@ def build(
     """
     if invalidate is not None and deploy_to is None:
         raise click.UsageError("--invalidate needs --deploy")
+    if deploy_to is not None and not can_connect():  # before the build, not after it
+        raise click.ClickException(NEEDS_BOTO3)
     if config_path is None and Path("feeds.yaml").is_file():
         config_path = Path("feeds.yaml")
     if cache_dir is None and not no_cache:

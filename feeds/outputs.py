@@ -147,18 +147,21 @@ def render_files(feed: Feed, site: Site, kinds: tuple[OutputKind, ...]) -> tuple
     """A document's files of the given kinds, and how many entries a feed kept within the byte budget.
 
     The unit of parallel rendering. The count is None unless the document is a
-    feed (not an archive page) rendered with a budget.
+    feed (not an archive page) rendered with a budget; the feed's page then
+    lists the entries the feed kept.
     """
     kept = None
     formats: dict[Format, bytes] = {}
-    if site.max_feed_bytes is not None and feed.page is None and any(kind.format for kind in kinds):
+    shown = feed
+    if site.max_feed_bytes is not None and feed.page is None:
         kept, made = fit(feed, site)
         formats = dict(zip(FORMATS, made, strict=True))
+        shown = feed if kept == len(feed.entries) else replace(feed, entries=feed.entries[:kept])
     files = []
     for kind in kinds:
         fmt = kind.format
-        if fmt is None:  # the feed's page shows every entry of the feed, as planned
-            files.append(pages.feed_html(feed, site).encode("utf-8"))
+        if fmt is None:
+            files.append(pages.feed_html(shown, site).encode("utf-8"))
         else:
             files.append(formats[fmt] if fmt in formats else render(feed, site, fmt))
     return files, kept

@@ -145,7 +145,9 @@ def documents(
 ) -> tuple[Feed, ...]:
     """Every feed document a build of ``source`` would publish, with full records; nothing is written.
 
-    ``known`` are the feeds an earlier build published (their slugs stay).
+    ``known`` are the feeds an earlier build published (their slugs stay). The
+    documents are as planned, before a byte budget (``max_feed_bytes``) cuts
+    any: that happens as their files are made.
     """
     with Workers(1) as pool:
         store = Store.open(None, store_key(max_bytes))
@@ -197,7 +199,7 @@ class Build:
         broken = {path for path, (_, size) in before.items() if _size(self.out_dir / path) != size} | unfinished
         self.clock.lap("read")
         everything = store.fresh or state.settings != settings_key(site, manifest.known) or state.names != names
-        if not (reading.changed or everything or broken):
+        if not (reading.changed or everything or broken or state.doomed):
             store.commit()  # the scan's times and signatures
             self.cuts = tuple((folder, kept, total) for folder, (kept, total) in sorted(state.cuts.items()))
             return _report(self, reading, problems, state.feeds, files=len(before))
@@ -205,16 +207,16 @@ class Build:
         drafted = plan(store, site, self.root, manifest.known, reading.delta, everything=everything, redo=redo)
         _, next_due = store.groups.scheduled(to_micros(self.now))
         # What each feed kept within the byte budget: as the last build left it, until it is rendered again
-        kept = {d.key: state.cuts[str(d.key.folder)][0] for d in drafted.heads if str(d.key.folder) in state.cuts}
+        cuts = state.cuts if site.max_feed_bytes is not None else {}
+        kept = {d.key: cuts[str(d.key.folder)][0] for d in drafted.heads if str(d.key.folder) in cuts}
         outputs, planned = plan_outputs(drafted, site, None if next_due is None else _utc(next_due), kept)
         pending = [o for o in outputs if o.digest is None or _stale(str(o.path), o.digest, before, broken)]
         # A fixed order for making them (the tree renames them into place in link order, see links.py)
         pending.sort(key=lambda o: (o.draft is None, o.path == MANIFEST, o.path))
         self.clock.lap("select")
-        stale = (set(before) | manifest.files) - planned
+        stale = (set(before) | manifest.files | set(state.doomed)) - planned
         fetcher = Fetcher(store, reading, self.root, self.options.max_bytes, self.workers)
-        written = self._write(pending, drafted, fetcher, stale & set(before), names, kept)
-        removed = self.tree.remove(stale)
+        written, removed = self._write(pending, drafted, fetcher, stale, set(before), names, kept)
         for path in self.tree.strangers(planned):
             self.warnings.append(f"{self.out_dir / path}: not made by feeds; left alone (remove it if it is stale)")
         self.clock.lap("write")
@@ -259,28 +261,31 @@ class Build:
         drafted: Plan,
         fetcher: Fetcher,
         stale: set[str],
+        made: set[str],
         names: str,
         kept: dict[FeedKey, int],
-    ) -> list[str]:
-        """Make and stage the pending files, keep the store's changes, then rename the files into place.
+    ) -> tuple[list[str], list[str]]:
+        """Make and stage the pending files, keep the store's changes, rename the files into place, then
+        remove the ``stale`` ones (``made``: the files the store knows it made); the paths renamed and removed.
 
-        The state saved with the store names the staged files: should the build die while renaming,
-        the next one makes them again and announces them. Only then is the state made final, its
-        settings taken from the manifest as written, the source the next build reads them from.
+        The state saved with the store names the staged files and the stale ones: should the build die
+        while renaming or removing, the next one makes the first again (and announces them) and removes
+        the others. Only then is the state made final, its settings taken from the manifest as written,
+        the source the next build reads them from.
         """
         if self.marker is not None and pending:  # staged files of a build that dies are swept by the next
             with contextlib.suppress(OSError):
                 self.marker.touch()
         try:
             sizes = make_and_stage(pending, drafted, fetcher, self.site, self.workers, self.tree, self.clock, kept)
-            self.store.outputs.change(sizes, stale)
+            self.store.outputs.change(sizes, stale & made)
             self.cuts = tuple(
                 (str(key.folder), count, len(drafted.head(key).entries))
-                for key, count in sorted(kept.items(), key=lambda item: item[0].sort_key)
+                for key, count in sorted(kept.items(), key=lambda item: str(item[0].folder))  # as state keeps them
                 if count < len(drafted.head(key).entries)
             )
             cuts = {folder: (count, total) for folder, count, total in self.cuts}
-            state = BuildState("", names, len(drafted.heads), tuple(self.tree.staged), cuts)
+            state = BuildState("", names, len(drafted.heads), tuple(self.tree.staged), cuts, tuple(sorted(stale)))
             state.save(self.store)
             fetcher.keep(drafted)
             self._save()
@@ -288,15 +293,16 @@ class Build:
         except BaseException:
             self.tree.discard()  # a failed build leaves no temporary file (a killed one's are swept next time)
             raise
+        removed = self.tree.remove(stale)
         with contextlib.suppress(sqlite3.Error):
             self.store.begin()
             settings = settings_key(self.site, read_manifest(self.out_dir).known)
-            replace(state, settings=settings, unfinished=()).save(self.store)
+            replace(state, settings=settings, unfinished=(), doomed=()).save(self.store)
             self.store.commit()
         if self.marker is not None:
             with contextlib.suppress(OSError):
                 self.marker.unlink(missing_ok=True)
-        return written
+        return written, removed
 
     def _save(self) -> None:
         """Commit the store; if that fails, the build goes on and the next one reads every record again."""
@@ -343,9 +349,18 @@ def _report(
         reused=reading.reused,
         removed=tuple(removed),
         cut=build.cuts,
-        warnings=tuple(build.warnings),
+        warnings=(*build.warnings, *_emptied(build.cuts, build.out_dir)),
         timings=build.clock.total(),
     )
+
+
+def _emptied(cuts: Sequence[tuple[str, int, int]], out_dir: Path) -> list[str]:
+    """A warning for each feed the byte budget left with no entry: its newest alone is too large."""
+    return [
+        f"{out_dir / folder}: even its newest entry is larger than max_feed_bytes; the feed is published empty"
+        for folder, kept, total in cuts
+        if kept == 0 and total > 0
+    ]
 
 
 def _stale(path: str, digest: str, before: Mapping[str, tuple[str, int]], broken: set[str]) -> bool:

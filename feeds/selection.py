@@ -180,8 +180,7 @@ def draft_documents(
     """
     newest = entries[0].published_at if entries else last_updated
     head = tuple(entries[: site.max_items])
-    older_count = max(total - site.max_items, 0) if site.archives else 0
-    pages = archive_pages(older_count, site.archive_page_size)
+    pages = site_archive_pages(total, site)
     drafts = [Draft(key, group, name, head, total, newest, pages=len(pages))]
     older = entries[site.max_items :]
     for number, (start, end) in enumerate(pages, start=1):
@@ -197,7 +196,19 @@ def draft_documents(
 
 def page_count(total: int, site: Site) -> int:
     """How many archive pages a group of ``total`` entries has."""
-    return len(archive_pages(max(total - site.max_items, 0), site.archive_page_size)) if site.archives else 0
+    return len(site_archive_pages(total, site))
+
+
+def site_archive_pages(total: int, site: Site) -> list[tuple[int, int]]:
+    """The archive pages of a group of ``total`` entries under these settings (see ``archive_pages``).
+
+    With a byte budget, a group has an archive page even when the feed could hold
+    every entry: the entries the feed lets go to fit the budget need a page to go to.
+    """
+    if not site.archives:
+        return []
+    pages = archive_pages(max(total - site.max_items, 0), site.archive_page_size)
+    return pages or ([(0, 0)] if site.max_feed_bytes is not None else [])
 
 
 def first_changed_page(total: int, older: int, site: Site, before: int) -> int:

@@ -25,6 +25,7 @@ class BuildState:
     feeds: int = 0  # how many feeds it published
     unfinished: tuple[str, ...] = ()  # files it staged that it may not have renamed: made again and announced
     cuts: Mapping[str, tuple[int, int]] = field(default_factory=dict)  # feed folder -> (entries kept, of) in budget
+    doomed: tuple[str, ...] = ()  # files no build makes any more that it may not have removed: removed next time
 
     @classmethod
     def load(cls, store: Store) -> BuildState:
@@ -33,12 +34,19 @@ class BuildState:
             return cls()
         try:
             cuts = {folder: (int(kept), int(total)) for folder, (kept, total) in data["cuts"].items()}
-            return cls(**{**data, "unfinished": tuple(data["unfinished"]), "cuts": cuts})
+            doomed = tuple(str(path) for path in data.get("doomed", ()))
+            return cls(**{**data, "unfinished": tuple(data["unfinished"]), "cuts": cuts, "doomed": doomed})
         except (TypeError, KeyError, ValueError, AttributeError) as e:
             raise StoreDamaged("build state") from e
 
     def save(self, store: Store) -> None:
-        store.set_meta_json("state", {**asdict(self), "unfinished": list(self.unfinished), "cuts": dict(self.cuts)})
+        data = {
+            **asdict(self),
+            "unfinished": list(self.unfinished),
+            "cuts": dict(self.cuts),
+            "doomed": list(self.doomed),
+        }
+        store.set_meta_json("state", data)
 
 
 def settings_key(site: Site, known: Sequence[KnownFeed]) -> str:

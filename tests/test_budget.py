@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 from dataclasses import replace
 from datetime import timedelta
 from pathlib import Path
@@ -167,3 +168,76 @@ def test_the_cli_says_which_feeds_were_cut(tmp_path: Path) -> None:
     )
     assert result.exit_code == 0, result.output
     assert "feeds cut to fit max_feed_bytes" in result.output
+
+
+@pytest.mark.parametrize("fmt", list(Format))
+def test_a_cut_feed_with_room_for_every_entry_still_has_a_page_for_those_it_let_go(tmp_path: Path, fmt: Format) -> None:
+    """20 entries and max_items 30: without the budget no archive page; with it, one, and nothing is lost."""
+    write_records(tmp_path / "records", records(20))
+    site = replace(SITE, max_items=30, archives=True, archive_page_size=10, max_feed_bytes=BUDGET)
+    out = tmp_path / "out"
+    build(tmp_path / "records", out, site, NOW)
+    seen: list[str] = []
+    url: str | None = site.url(f"all/{fmt.value}")
+    while url:
+        data = (out / url.removeprefix(site.base_url)).read_bytes()
+        seen += ids(data, fmt)
+        if fmt is Format.JSON:
+            url = json.loads(data).get("next_url")
+        else:
+            older = [link.href for link in feedparser.parse(data).feed.links if link.rel == "prev-archive"]
+            url = older[0] if older else None
+    assert sorted(seen) == sorted(f"https://news.example.com/{n}" for n in range(20))
+
+
+def test_the_page_that_takes_the_let_go_entries_is_as_new_as_they_are(tmp_path: Path) -> None:
+    write_records(tmp_path / "records", records(33))
+    site = replace(SITE, max_items=30, archives=True, archive_page_size=10, max_feed_bytes=BUDGET)
+    build(tmp_path / "records", tmp_path / "out", site, NOW)
+    page = json.loads((tmp_path / "out" / "all" / "archive" / "1" / "feed.json").read_bytes())
+    feed = json.loads((tmp_path / "out" / "all" / "feed.json").read_bytes())
+    kept = len(feed["items"])
+    assert page["items"][0]["id"] == f"https://news.example.com/{kept}"  # the newest let go, first
+    parsed = feedparser.parse((tmp_path / "out" / "all" / "archive" / "1" / "atom.xml").read_bytes())
+    assert parsed.feed.updated_parsed == parsed.entries[0].updated_parsed
+
+
+def test_the_feeds_page_lists_what_the_feed_kept(cut: tuple[Path, object]) -> None:
+    out, _ = cut
+    kept = len(ids((out / "all" / "feed.json").read_bytes(), Format.JSON))
+    page = (out / "all" / "index.html").read_text()
+    assert page.count("https://news.example.com/") == kept
+    assert f"The newest {kept} of 40." in page
+
+
+def test_removing_the_budget_gives_a_clean_builds_tree(tmp_path: Path) -> None:
+    folder, out, cache = tmp_path / "records", tmp_path / "out", tmp_path / "cache"
+    write_records(folder, records(20))
+    site = replace(SITE, max_items=20, max_feed_bytes=BUDGET)
+    assert build(folder, out, site, NOW, cache_dir=cache).cut
+    unlimited = replace(site, max_feed_bytes=None)
+    report = build(folder, out, unlimited, NOW, cache_dir=cache)
+    assert report.cut == ()
+    build(folder, tmp_path / "clean", unlimited, NOW)
+    assert tree(out) == tree(tmp_path / "clean")
+    assert build(folder, out, unlimited, NOW, cache_dir=cache).cut == ()
+
+
+def test_the_cut_is_reported_alike_by_a_build_with_nothing_to_do(tmp_path: Path) -> None:
+    folder, out, cache = tmp_path / "records", tmp_path / "out", tmp_path / "cache"
+    write_records(folder, records(20))
+    for path in folder.iterdir():  # old enough for the next build to trust what it saw
+        os.utime(path, (path.stat().st_atime - 3600, path.stat().st_mtime - 3600))
+    site = replace(SITE, max_items=20, max_feed_bytes=BUDGET)
+    first = build(folder, out, site, NOW, cache_dir=cache)
+    second = build(folder, out, site, NOW, cache_dir=cache)
+    assert second.written == ()
+    assert second.cut == first.cut
+
+
+def test_a_feed_whose_newest_entry_alone_is_too_large_is_published_empty_and_said_so(tmp_path: Path) -> None:
+    huge = replace(records(1)[0], excerpt="x" * 9000)
+    write_records(tmp_path / "records", [huge, *records(5, start=1)])
+    report = build(tmp_path / "records", tmp_path / "out", replace(SITE, max_feed_bytes=BUDGET), NOW)
+    assert ("all", 0, 6) in report.cut
+    assert any("all: even its newest entry is larger than max_feed_bytes" in w for w in report.warnings)

@@ -190,6 +190,11 @@ def test_without_boto3_build_works_and_deploy_says_what_to_install(
     result = runner.invoke(main, ["deploy", str(out), "s3://bucket"])
     assert result.exit_code == 1
     assert "feeds deploy needs boto3: pip install 'feeds[s3]'" in result.stderr
+    again = tmp_path / "again"
+    result = runner.invoke(main, ["build", str(SEEDS), "-o", str(again), "-q", "--deploy", "s3://bucket"])
+    assert result.exit_code == 1
+    assert "feeds deploy needs boto3" in result.stderr
+    assert not again.exists()  # said before the build, not after it
 
 
 # ---------------------------------------------------------------- a real server

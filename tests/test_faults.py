@@ -131,6 +131,34 @@ def test_withdrawn_stories_leave_no_archive_page_behind(folders: tuple[Path, Pat
     assert nocache.removed == ()
 
 
+def test_a_build_killed_before_its_removals_has_them_done_by_the_next(
+    folders: tuple[Path, Path, Path], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The files it renamed are in place, the manifest no longer lists the stale ones: the state still does."""
+    from feeds.writing import OutputTree
+
+    records, out, cache = folders
+    for n in range(12):
+        (records / f"{n}.txt").write_bytes(story(n))
+    age(records)
+    build(records, out, ARCHIVED, NOW, cache_dir=cache)
+    for n in range(6):
+        (records / f"{n}.txt").unlink()
+
+    def killed(self: OutputTree, paths: object) -> list[str]:
+        raise SystemExit(9)  # as if killed right after the renames
+
+    monkeypatch.setattr(OutputTree, "remove", killed)
+    with pytest.raises(SystemExit):
+        build(records, out, ARCHIVED, NOW, cache_dir=cache)
+    monkeypatch.undo()
+    assert (out / "all" / "archive" / "5" / "feed.json").exists()  # stale, and carries deleted records
+    report = build(records, out, ARCHIVED, NOW, cache_dir=cache)
+    assert "all/archive/5/feed.json" in report.removed
+    assert {str(p): d for p, d in tree(out).items()} == clean_build(records, ARCHIVED, records.parent / "clean")
+    assert build(records, out, ARCHIVED, NOW, cache_dir=cache).removed == ()
+
+
 def test_after_any_edits_the_tree_is_a_clean_builds(folders: tuple[Path, Path, Path]) -> None:
     """Random adds, edits, withdrawals, deletions and back-dating, each built incrementally and from scratch."""
     records, out, cache = folders

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import hashlib
+import importlib.util
 import threading
 import time
 from collections.abc import Mapping, Sequence
@@ -169,6 +170,14 @@ class Connection:
         self.close()
 
 
+NEEDS_BOTO3 = "feeds deploy needs boto3: pip install 'feeds[s3]'"
+
+
+def can_connect() -> bool:
+    """Whether boto3 is installed, found without importing it (which takes a while)."""
+    return importlib.util.find_spec("boto3") is not None and importlib.util.find_spec("botocore") is not None
+
+
 def connect(
     target: Target,
     *,
@@ -183,7 +192,7 @@ def connect(
         from botocore.config import Config
         from botocore.exceptions import BotoCoreError, ProfileNotFound
     except ImportError as e:
-        raise DeployError("feeds deploy needs boto3: pip install 'feeds[s3]'") from e
+        raise DeployError(NEEDS_BOTO3) from e
     try:
         session: Session = boto3.session.Session(profile_name=profile, region_name=region)
         credentials = session.get_credentials()
