@@ -11,7 +11,6 @@ import re
 from collections.abc import Iterable
 from datetime import UTC, datetime
 from email.utils import format_datetime
-from functools import lru_cache
 from html import escape
 from pathlib import PurePosixPath
 
@@ -308,7 +307,6 @@ def feed_html(feed: Feed, site: Site) -> str:
     )
 
 
-@lru_cache(maxsize=4096)  # a record is on several feeds' pages
 def entry_article(record: Record) -> str:
     image = ""
     if record.images:
