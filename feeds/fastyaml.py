@@ -442,6 +442,16 @@ def _block(lines: list[str], i: int, rest: str, column: int) -> tuple[str, int]:
 # ---- collections
 
 
+def _is_key_line(text: str) -> bool:
+    """Whether ``text`` (a line without its indentation) starts with a key the reader knows."""
+    head, colon, _ = text.partition(": ")
+    if not colon:
+        if text[-1] != ":":
+            return False
+        head = text[:-1]
+    return _KEY.match(head) is not None
+
+
 def _continued(lines: list[str], i: int, column: int) -> bool:
     """Whether line ``i`` may go on with a plain scalar (one remembered in _VALUES is one line)."""
     if i >= len(lines):
@@ -479,6 +489,14 @@ def _read(text: str) -> dict[str, Any]:
         indent = len(line) - len(stripped)
         dash = stripped[0] == "-" and (len(stripped) == 1 or stripped[1] == " ")
         if pending is not None:  # the line after `key:` or `-`
+            if indent > column and not dash and stripped[0] not in "|>" and not _is_key_line(stripped):
+                value, i = _scalar(lines, i, stripped, column)  # the value starts on the next line
+                if type(pending) is dict:
+                    pending[pending_key] = value
+                else:
+                    pending[-1] = value
+                pending = None
+                continue
             if indent > column or (dash and indent == column and type(pending) is dict):
                 value = [] if dash else {}
                 if type(pending) is dict:
