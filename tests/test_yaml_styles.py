@@ -30,13 +30,13 @@ from .test_fastyaml import check, same
 
 HAVE_NODE = shutil.which("node") is not None and (styles.JS / "node_modules" / "js-yaml").is_dir()
 needs_node = pytest.mark.skipif(not HAVE_NODE, reason="js-yaml needs node and `npm ci --prefix tests/js`")
-ALL_STYLES = [
-    pytest.param(style, marks=needs_node) if style == "jsyaml" else style for style in styles.STYLES
-]
+ALL_STYLES = [pytest.param(style, marks=needs_node) if style == "jsyaml" else style for style in styles.STYLES]
 PYTHON_STYLES = [style for style in styles.MAPPING_STYLES if style != "jsyaml"]
 # ruamel.yaml writes YAML 1.2, where yes, no, on and off are strings: written plain, PyYAML (1.1)
 # reads them as booleans. So its records are compared with PyYAML's only where the data has none.
-YAML_11_ONLY = frozenset(["y", "Y", "yes", "Yes", "YES", "n", "N", "no", "No", "NO", "on", "On", "ON", "off", "Off", "OFF"])
+YAML_11_ONLY = frozenset(
+    ["y", "Y", "yes", "Yes", "YES", "n", "N", "no", "No", "NO", "on", "On", "ON", "off", "Off", "OFF"]
+)
 
 
 def read_fast(raw: bytes) -> dict[str, Any] | None:
@@ -136,10 +136,14 @@ def record_mappings(draw: st.DrawFn, text: st.SearchStrategy[str]) -> dict[str, 
             {"url": url, "width": 800, "height": 600, "title": draw(text)} for url in draw(st.lists(urls, max_size=2))
         ],
         "related": [
-            {"title": draw(text), "sourceUrl": url, "publishedDateTime": draw(moments).replace(tzinfo=UTC),
-             "provider": provider()}
+            {
+                "title": draw(text),
+                "sourceUrl": url,
+                "publishedDateTime": draw(moments).replace(tzinfo=UTC),
+                "provider": provider(),
+            }
             for url in draw(st.lists(urls, max_size=2))
-        ],  # fmt: skip
+        ],
     }
     return mapping
 
