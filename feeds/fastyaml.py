@@ -236,33 +236,36 @@ def _scalar(lines: list[str], i: int, rest: str, column: int) -> tuple[Any, int]
 
 def _plain(lines: list[str], i: int, rest: str, column: int) -> tuple[Any, int]:
     """A plain scalar: its lines folded into one (yaml_parser_scan_plain_scalar)."""
-    text, comment, _ = rest.partition(" #")  # a comment ends it
-    text = text.rstrip(" ")
+    comment = " #" in rest  # a comment ends it
+    text = rest.partition(" #")[0] if comment else rest
+    if text[-1] == " ":
+        text = text.rstrip(" ")
     if ": " in text or text[-1] == ":":
         raise _Unsure  # a mapping in a value: an error to libyaml
     i += 1
-    if not comment:
+    count = len(lines)
+    if not comment and i < count and lines[i][column : column + 1] == " ":
         # Continuation lines are indented more than the collection (parser->indent + 1) and
         # are not comments. After blank lines it would go on with line breaks: the reader
         # stops there, and the line after, indented more than its collection, is refused.
-        count = len(lines)
-        parts = None
+        parts = [text]
         while i < count:
             line = lines[i]
             more = line.lstrip(" ")
             if not more or more[0] == "#" or len(line) - len(more) <= column:
                 break
-            more, comment, _ = more.partition(" #")
-            more = more.rstrip(" ")
+            comment = " #" in more
+            if comment:
+                more = more.partition(" #")[0]
+            if more[-1] == " ":
+                more = more.rstrip(" ")
             if ": " in more or more[-1] == ":":
                 raise _Unsure
-            if parts is None:
-                parts = [text]
             parts.append(more)
             i += 1
             if comment:
                 break
-        if parts is not None:
+        if len(parts) > 1:
             return _resolve(" ".join(parts)), i
     value = _VALUES.get(text, _VALUES)
     if value is _VALUES:
@@ -391,6 +394,41 @@ def _breaks(lines: list[str], i: int, indent: int) -> tuple[int, int, int]:
     return last + 1, breaks, widest
 
 
+def _simple_block(
+    lines: list[str], i: int, column: int, indent: int, literal: bool, chomping: int
+) -> tuple[str, int] | None:
+    """``_block``'s answer when the scalar is the usual one, or None: then ``_block`` works it out.
+
+    The usual one: lines all indented exactly alike, none blank, followed by a line indented
+    less (so each of its lines ends with a line break). Then the lines are joined with line
+    breaks (|) or spaces (>), and clip and keep add the last line break.
+    """
+    count = len(lines)
+    if i >= count:
+        return None
+    first = lines[i]
+    spaces = len(first) - len(first.lstrip(" "))
+    if not indent:
+        indent = spaces
+    if spaces != indent or indent <= column or spaces == len(first):
+        return None
+    pad = first[:indent]
+    end = i + 1
+    while end < count:
+        line = lines[end]
+        if not line.startswith(pad) or line[indent : indent + 1] in (" ", ""):  # or blank, or more indented
+            break
+        end += 1
+    if end == count:
+        return None  # the last line: no line break after it
+    line = lines[end]
+    if line.startswith(pad) or not line.strip(" "):
+        return None  # more indented, or blank: line breaks to count
+    texts = [line[indent:] for line in lines[i:end]]
+    value = "\n".join(texts) if literal else " ".join(texts)
+    return (value if chomping == -1 else value + "\n"), end
+
+
 def _block(lines: list[str], i: int, rest: str, column: int) -> tuple[str, int]:
     """A literal (|) or folded (>) block scalar (yaml_parser_scan_block_scalar)."""
     header = _BLOCK_HEADER.match(rest)
@@ -407,6 +445,9 @@ def _block(lines: list[str], i: int, rest: str, column: int) -> tuple[str, int]:
             increment = int(flag)
     indent = column + increment if increment else 0
     count = len(lines)
+    simple = _simple_block(lines, i + 1, column, indent, literal, chomping)
+    if simple is not None:
+        return simple
     i, trailing, widest = _breaks(lines, i + 1, indent)
     if not indent:
         indent = max(widest, column + 1)
@@ -450,14 +491,6 @@ def _is_key_line(text: str) -> bool:
             return False
         head = text[:-1]
     return _KEY.match(head) is not None
-
-
-def _continued(lines: list[str], i: int, column: int) -> bool:
-    """Whether line ``i`` may go on with a plain scalar (one remembered in _VALUES is one line)."""
-    if i >= len(lines):
-        return False
-    line = lines[i]
-    return len(line) - len(line.lstrip(" ")) > column
 
 
 def _read(text: str) -> dict[str, Any]:
@@ -526,7 +559,7 @@ def _read(text: str) -> dict[str, Any]:
                 head, colon, after = rest[:-1], ":", ""
             if not colon or not (known_key(head) or _KEY.match(head)):
                 value = known_value(rest, values) if len(rest) <= _VALUE_CHARS else values
-                if value is values or _continued(lines, i + 1, column):  # `- scalar`
+                if value is values or (i + 1 < count and lines[i + 1][column : column + 1] == " "):
                     value, i = _scalar(lines, i, rest, column)
                 else:
                     i += 1
@@ -559,7 +592,8 @@ def _read(text: str) -> dict[str, Any]:
             i += 1
             continue
         value = known_value(after, values) if len(after) <= _VALUE_CHARS else values
-        if value is values or _continued(lines, i + 1, column):
+        # a remembered value is a one-line plain scalar: unless the next line may go on with it
+        if value is values or (i + 1 < count and lines[i + 1][column : column + 1] == " "):
             value, i = _scalar(lines, i, after, column)
         else:
             i += 1
