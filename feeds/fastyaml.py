@@ -248,25 +248,41 @@ def _plain(lines: list[str], i: int, rest: str, column: int) -> tuple[Any, int]:
         # Continuation lines are indented more than the collection (parser->indent + 1) and
         # are not comments. After blank lines it would go on with line breaks: the reader
         # stops there, and the line after, indented more than its collection, is refused.
+        start = i
         parts = [text]
         while i < count:
             line = lines[i]
             more = line.lstrip(" ")
             if not more or more[0] == "#" or len(line) - len(more) <= column:
                 break
-            comment = " #" in more
-            if comment:
-                more = more.partition(" #")[0]
-            if more[-1] == " ":
-                more = more.rstrip(" ")
-            if ": " in more or more[-1] == ":":
-                raise _Unsure
-            parts.append(more)
+            parts.append(more.rstrip(" ") if more[-1] == " " else more)
             i += 1
-            if comment:
-                break
+        folded = " ".join(parts)
+        if len(parts) > 1 and " #" in folded:  # a comment, which ends the scalar: line by line
+            i, parts = start, [text]
+            while i < count:
+                line = lines[i]
+                more = line.lstrip(" ")
+                if not more or more[0] == "#" or len(line) - len(more) <= column:
+                    break
+                comment = " #" in more
+                if comment:
+                    more = more.partition(" #")[0]
+                if more[-1] == " ":
+                    more = more.rstrip(" ")
+                if ": " in more or more[-1] == ":":
+                    raise _Unsure
+                parts.append(more)
+                i += 1
+                if comment:
+                    break
+            folded = " ".join(parts)
         if len(parts) > 1:
-            return _resolve(" ".join(parts)), i
+            if ": " in folded or folded[-1] == ":":
+                raise _Unsure  # a mapping in a value: an error to libyaml
+            return _resolve(folded), i
+    if len(text) > _VALUE_CHARS:
+        return _resolve(text), i
     value = _VALUES.get(text, _VALUES)
     if value is _VALUES:
         value = _remember(text, _resolve(text))
@@ -394,6 +410,27 @@ def _breaks(lines: list[str], i: int, indent: int) -> tuple[int, int, int]:
     return last + 1, breaks, widest
 
 
+_HEADERS: dict[str, tuple[bool, int, int]] = {}  # header -> (literal, chomping, increment)
+
+
+def _header(rest: str) -> tuple[bool, int, int]:
+    """A block scalar's header: literal or not, chomping (-1 strip, 0 clip, 1 keep), increment."""
+    header = _BLOCK_HEADER.match(rest)
+    if header is None:
+        raise _Unsure
+    chomping = increment = 0
+    for flag in header.group(1) or "":
+        if flag == "-":
+            chomping = -1
+        elif flag == "+":
+            chomping = 1
+        else:
+            increment = int(flag)
+    if len(_HEADERS) < 1_000:
+        _HEADERS[rest] = (rest[0] == "|", chomping, increment)
+    return rest[0] == "|", chomping, increment
+
+
 def _simple_block(
     lines: list[str], i: int, column: int, indent: int, literal: bool, chomping: int
 ) -> tuple[str, int] | None:
@@ -431,18 +468,7 @@ def _simple_block(
 
 def _block(lines: list[str], i: int, rest: str, column: int) -> tuple[str, int]:
     """A literal (|) or folded (>) block scalar (yaml_parser_scan_block_scalar)."""
-    header = _BLOCK_HEADER.match(rest)
-    if header is None:
-        raise _Unsure
-    literal = rest[0] == "|"
-    chomping = increment = 0
-    for flag in header.group(1) or "":
-        if flag == "-":
-            chomping = -1
-        elif flag == "+":
-            chomping = 1
-        else:
-            increment = int(flag)
+    literal, chomping, increment = _HEADERS.get(rest) or _header(rest)
     indent = column + increment if increment else 0
     count = len(lines)
     simple = _simple_block(lines, i + 1, column, indent, literal, chomping)
