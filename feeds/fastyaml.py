@@ -77,6 +77,7 @@ _KEY: Final = re.compile(r"[A-Za-z_][A-Za-z0-9_.\-]*\Z")
 # before this is asked. "-", "?" and ":" may start one when no space follows; only "-" (as in
 # -5) is read here.
 _NOT_PLAIN_START: Final = frozenset("#&*!|>'\"%@`[]{},?:")
+_SPECIAL_START: Final = _NOT_PLAIN_START | {"-"}
 # A block scalar's header: indentation and chomping indicators, spaces, maybe a comment
 # (YAML 1.1 c-b-block-header; libyaml also takes "|#c", which declines here).
 _BLOCK_HEADER: Final = re.compile(r"[|>]([1-9][-+]?|[-+][1-9]?)?(?: *| +#.*)\Z")
@@ -164,7 +165,7 @@ def _timestamp(text: str) -> dt.date | dt.datetime:
 
 def _resolve(text: str) -> Any:
     """A plain scalar's value: ``BaseResolver.resolve`` for plain scalars, then the constructor."""
-    if _ISO.match(text):
+    if "0" <= text[:1] <= "9" and _ISO.match(text):
         # What PyYAML resolves as a timestamp; for exactly these shapes the C fromisoformat
         # gives the same values (Z as the UTC singleton, an offset as a fixed timezone) and
         # raises ValueError for the same ones.
@@ -212,6 +213,8 @@ def _scalar(lines: list[str], i: int, rest: str, column: int) -> tuple[Any, int]
     and the index of the next line to read.
     """
     first = rest[0]
+    if first not in _SPECIAL_START:  # the usual plain scalar
+        return _plain(lines, i, rest, column)
     if first == '"':
         if rest.find('"', 1) == len(rest) - 1 and "\\" not in rest:  # the usual one: one line, no escapes
             return rest[1:-1], i + 1
