@@ -251,37 +251,22 @@ def _plain(lines: list[str], i: int, rest: str, column: int) -> tuple[Any, int]:
         # Continuation lines are indented more than the collection (parser->indent + 1) and
         # are not comments. After blank lines it would go on with line breaks: the reader
         # stops there, and the line after, indented more than its collection, is refused.
-        start = i
         parts = [text]
         while i < count:
             line = lines[i]
             more = line.lstrip(" ")
             if not more or more[0] == "#" or len(line) - len(more) <= column:
                 break
+            comment = " #" in more
+            if comment:
+                more = more.partition(" #")[0]
             parts.append(more.rstrip(" ") if more[-1] == " " else more)
             i += 1
-        folded = " ".join(parts)
-        if len(parts) > 1 and " #" in folded:  # a comment, which ends the scalar: line by line
-            i, parts = start, [text]
-            while i < count:
-                line = lines[i]
-                more = line.lstrip(" ")
-                if not more or more[0] == "#" or len(line) - len(more) <= column:
-                    break
-                comment = " #" in more
-                if comment:
-                    more = more.partition(" #")[0]
-                if more[-1] == " ":
-                    more = more.rstrip(" ")
-                if ": " in more or more[-1] == ":":
-                    raise _Unsure
-                parts.append(more)
-                i += 1
-                if comment:
-                    break
-            folded = " ".join(parts)
+            if comment:
+                break
         if len(parts) > 1:
-            if ": " in folded or folded[-1] == ":":
+            folded = " ".join(parts)
+            if ": " in folded or folded[-1] == ":":  # (a line's last ":" is followed by the space joining)
                 raise _Unsure  # a mapping in a value: an error to libyaml
             return _resolve(folded), i
     if len(text) > _VALUE_CHARS:
