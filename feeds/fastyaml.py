@@ -222,7 +222,7 @@ def _scalar(lines: list[str], i: int, rest: str, column: int) -> tuple[Any, int]
     if first == "'":
         if rest.find("'", 1) == len(rest) - 1:  # one line, no '' inside
             return rest[1:-1], i + 1
-        return _quoted(lines, i, rest, False)
+        return _single_lines(lines, i, rest) or _quoted(lines, i, rest, False)
     if first == "|" or first == ">":
         return _block(lines, i, rest, column)
     if first == "[" or first == "{":
@@ -325,6 +325,32 @@ def _closing(text: str, double: bool) -> int:
         if quote < 0 or text[quote + 1 : quote + 2] != "'":
             return quote
         at = quote + 2  # '' is a quote
+
+
+def _single_lines(lines: list[str], i: int, rest: str) -> tuple[str, int] | None:
+    """``_quoted`` of the usual single-quoted scalar over lines (PyYAML folds them at 80 columns).
+
+    That is: no blank line, no '', nothing after the closing quote; else None. Each line break
+    and the spaces around it are one space.
+    """
+    first = rest[1:]
+    if "'" in first:
+        return None
+    parts = [first.rstrip(" ")]
+    for j in range(i + 1, len(lines)):
+        line = lines[j]
+        more = line.lstrip(" ")
+        if not more or (len(more) == len(line) and more.startswith(_DOCUMENT_MARKERS)):
+            return None
+        quote = more.find("'")
+        if quote < 0:
+            parts.append(more.rstrip(" "))
+            continue
+        if quote != len(more) - 1:
+            return None
+        parts.append(more[:-1])
+        return " ".join(parts), j + 1
+    return None
 
 
 def _quoted(lines: list[str], i: int, rest: str, double: bool) -> tuple[str, int]:

@@ -32,11 +32,6 @@ HAVE_NODE = shutil.which("node") is not None and (styles.JS / "node_modules" / "
 needs_node = pytest.mark.skipif(not HAVE_NODE, reason="js-yaml needs node and `npm ci --prefix tests/js`")
 ALL_STYLES = [pytest.param(style, marks=needs_node) if style == "jsyaml" else style for style in styles.STYLES]
 PYTHON_STYLES = [style for style in styles.MAPPING_STYLES if style != "jsyaml"]
-# ruamel.yaml writes YAML 1.2, where yes, no, on and off are strings: written plain, PyYAML (1.1)
-# reads them as booleans. So its records are compared with PyYAML's only where the data has none.
-YAML_11_ONLY = frozenset(
-    ["y", "Y", "yes", "Yes", "YES", "n", "N", "no", "No", "NO", "on", "On", "ON", "off", "Off", "OFF"]
-)
 
 
 def read_fast(raw: bytes) -> dict[str, Any] | None:
@@ -168,20 +163,16 @@ def test_any_data_through_every_python_emitter_gives_one_record(mapping: dict[st
         (raw,) = files_in(style, [mapping])
         read_fast(raw)
         read_fast(styles.crlf_bom(raw))
-        results[style] = outcome(parse_record("r.txt", raw))
+        # Only where the emitter wrote what PyYAML reads back as the data: ruamel.yaml writes
+        # YAML 1.2 (`yes` plain, a boolean to PyYAML) and folds some escaped strings wrongly
+        # ("\t0" as "\t" then "0" on the next line, which reads "\t 0")
+        if yaml.load(frontmatter.split(raw.decode())[0], Loader=yaml.CSafeLoader) == mapping:
+            results[style] = outcome(parse_record("r.txt", raw))
+        else:
+            assert style == "ruamel", f"{style} does not write back what it was given"
     reference = results.pop("pyyaml")
-    if YAML_11_ONLY & set(_strings(mapping)):
-        del results["ruamel"]
     for style, result in results.items():
         assert result == reference, style
-
-
-def _strings(value: Any) -> list[str]:
-    if isinstance(value, dict):
-        return [text for item in value.values() for text in _strings(item)]
-    if isinstance(value, list):
-        return [text for item in value for text in _strings(item)]
-    return [value] if isinstance(value, str) else []
 
 
 @SETTINGS
