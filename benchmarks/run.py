@@ -3,6 +3,8 @@
     python -m benchmarks.run                 # 10k and 100k records
     python -m benchmarks.run --quick         # 10k only
     python -m benchmarks.run --million       # 10k, 100k and 1M (1M: minutes and about 4 GB of disk)
+    python -m benchmarks.run --styles seed,pyyaml,pyyaml-unfolded,jsyaml,crlf-bom --sizes 10000
+                                             # the same records as other emitters write them
 
 Every build runs in its own process, started by a small wrapper process
 (``--one``) that waits for it with ``os.wait4``: the rusage it gets is that one
@@ -43,6 +45,43 @@ from feeds.reading import read_records
 records, problems = read_records(Path(sys.argv[1]))
 print(len(records), len(problems))
 """
+
+# Run in a fresh interpreter: parse_record over every file of a corpus, the bytes read first
+# (CPU time: on a shared machine, less of what others do than wall time); then how many of them
+# the fast path read.
+READ_ONLY = """\
+import json, sys, time
+from pathlib import Path
+from feeds import frontmatter
+from feeds.records import parse_record
+files = [(str(p), p.read_bytes()) for p in sorted(Path(sys.argv[1]).rglob("*.txt"))]
+started = time.process_time()
+for name, raw in files:
+    parse_record(name, raw)
+seconds = time.process_time() - started
+fast = sum(frontmatter.load_raw(raw) is not None for _, raw in files)
+print(json.dumps({"records": len(files), "seconds": seconds, "fast": fast}))
+"""
+
+# Run in a fresh interpreter: the first SAMPLE files of each corpus, parsed style after style,
+# ROUNDS times; the least CPU time of each. Taking turns, the styles share whatever else the
+# machine is doing, so their ratio means more than that of passes minutes apart.
+READ_TURNS = """\
+import json, sys, time
+from pathlib import Path
+from feeds.records import parse_record
+sample, rounds, corpora = int(sys.argv[1]), int(sys.argv[2]), sys.argv[3:]
+files = [[p.read_bytes() for p in sorted(Path(c).rglob("*.txt"))[:sample]] for c in corpora]
+best = [float("inf")] * len(corpora)
+for _ in range(rounds):
+    for index, raws in enumerate(files):
+        started = time.process_time()
+        for raw in raws:
+            parse_record("r.txt", raw)
+        best[index] = min(best[index], (time.process_time() - started) / len(raws))
+print(json.dumps(best))
+"""
+TURNS_SAMPLE, TURNS_ROUNDS = 1_000, 7
 
 # What the child interpreter runs with, asked of that interpreter rather than assumed.
 VERSIONS = """\
@@ -334,6 +373,99 @@ def run_size(size: int, args: argparse.Namespace, options: BuildOptions, results
             build("edit1", records, edited)
 
 
+# ---------------------------------------------------------------- styles
+
+
+@dataclass(frozen=True)
+class StyleRow:
+    style: str
+    records: int
+    read_us: float  # parse_record, CPU µs a record, the styles taking turns on a sample (READ_TURNS)
+    pass_us: float  # parse_record, CPU µs a record, one pass over the whole corpus
+    fast_share: float  # of the records, read by the fast path
+    cold: Measurement
+
+    def cells(self) -> list[str]:
+        c = self.cold
+        cold = f"{c.wall_s:.2f}" if c.returncode == 0 else f"failed:{c.returncode}"
+        return [
+            self.style, str(self.records), f"{self.read_us:.1f}", f"{self.pass_us:.1f}",
+            f"{100 * self.fast_share:.1f}", cold, f"{c.cpu_s:.2f}", f"{c.peak_rss_mb:.1f}",
+        ]  # fmt: skip
+
+
+STYLE_COLUMNS = (
+    "style", "records", "read_us_per_record", "read_us_one_pass", "fast_path_pct", "cold_wall_s", "cold_cpu_s",
+    "peak_rss_mb",
+)  # fmt: skip
+
+
+def styled_corpus(args: argparse.Namespace, size: int, style: str) -> Path:
+    """The corpus of ``size`` written again in ``style`` (benchmarks.styles), made once."""
+    from . import styles
+
+    base = args.data / f"corpus-{size}"
+    ensure_corpus(base, size, args.seed)
+    if style == "seed":
+        return base
+    corpus = args.data / f"corpus-{size}-{style}"
+    marker = corpus / ".benchmark-style.json"
+    base_marker = (base / ".benchmark-corpus.json").read_text(encoding="utf-8")
+    stamp = json.dumps({"size": size, "seed": args.seed, "style": style, "base": base_marker})
+    if marker.is_file() and marker.read_text(encoding="utf-8") == stamp:
+        return corpus
+    if corpus.exists():
+        shutil.rmtree(corpus)
+    started = time.perf_counter()
+    count = styles.rewrite_corpus(base, style, corpus)
+    marker.write_text(stamp, encoding="utf-8")
+    print(f"# wrote {count} records in the {style} style in {time.perf_counter() - started:.1f} s", file=sys.stderr)
+    return corpus
+
+
+def run_styles(size: int, args: argparse.Namespace, options: BuildOptions) -> list[StyleRow]:
+    rows = []
+    corpora = [styled_corpus(args, size, style) for style in args.styles]
+    turns = [sys.executable, "-c", READ_TURNS, str(TURNS_SAMPLE), str(TURNS_ROUNDS), *map(str, corpora)]
+    done = subprocess.run(turns, cwd=REPO, capture_output=True, text=True, check=True)
+    sampled = json.loads(done.stdout)
+    for style, corpus, per_record in zip(args.styles, corpora, sampled, strict=True):
+        done = subprocess.run(
+            [sys.executable, "-c", READ_ONLY, str(corpus)], cwd=REPO, capture_output=True, text=True, check=True
+        )
+        read = json.loads(done.stdout)
+        work = args.data / f"work-{size}-{style}"
+        if work.exists():
+            shutil.rmtree(work)
+        ws = Workspace(corpus=corpus, out=work / "out", cache=work / "cache", reports=work / "reports")
+        ws.reports.mkdir(parents=True)
+        cold = measure(build_command(ws, options, "cold"))
+        if cold.returncode != 0:
+            print(f"cold build of the {style} style failed:\n{cold.stderr_tail}", file=sys.stderr)
+        records = int(read["records"])
+        row = StyleRow(style, records, 1e6 * per_record, 1e6 * read["seconds"] / records, read["fast"] / records, cold)
+        print("\t".join(row.cells()), flush=True)
+        rows.append(row)
+    return rows
+
+
+def style_check_lines(rows: Sequence[StyleRow]) -> list[str]:
+    """The style targets: cold 100k within 12 s and 600 MB in every style; reading within 1.25x."""
+    checks: list[tuple[str, str, str, bool]] = []
+    for size in sorted({row.records for row in rows}):
+        same_size = [row for row in rows if row.records == size]
+        label = f"{size // 1000}k" if size % 1000 == 0 else str(size)
+        if size >= 100_000:
+            for row in same_size:
+                wall, rss = row.cold.wall_s, row.cold.peak_rss_mb
+                checks.append((f"cold_{label}_{row.style}_wall_s", f"{wall:.2f}", "12", wall <= 12))
+                checks.append((f"cold_{label}_{row.style}_peak_rss_mb", f"{rss:.1f}", "600", rss <= 600))
+        if len(same_size) > 1:
+            ratio = max(r.read_us for r in same_size) / min(r.read_us for r in same_size)
+            checks.append((f"read_{label}_slowest_over_fastest_style", f"{ratio:.2f}", "1.25", ratio <= 1.25))
+    return [f"{name}\t{value}\t{limit}\t{'ok' if ok else 'MISS'}" for name, value, limit, ok in checks]
+
+
 # ---------------------------------------------------------------- report
 
 
@@ -440,6 +572,16 @@ def parse_scenarios(text: str) -> list[str]:
     return chosen
 
 
+def parse_styles(text: str) -> list[str]:
+    from .styles import STYLES
+
+    chosen = [part.strip() for part in text.split(",") if part.strip()]
+    unknown = sorted(set(chosen) - set(STYLES))
+    if unknown or not chosen:
+        raise argparse.ArgumentTypeError(f"unknown style(s) {', '.join(unknown)}; choose from {', '.join(STYLES)}")
+    return chosen
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     if argv[:1] == ["--one"]:  # internal: the wrapper around one measured process
@@ -457,6 +599,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument(
         "--scenarios", type=parse_scenarios, default=list(SCENARIOS), help=f"default: {','.join(SCENARIOS)}"
     )
+    parser.add_argument(
+        "--styles",
+        type=parse_styles,
+        help="instead of the scenarios: read time and cold build for each style, e.g. "
+        "seed,pyyaml,pyyaml-unfolded,jsyaml,crlf-bom (see benchmarks/styles.py)",
+    )
     args = parser.parse_args(argv)
     args.data = args.data.resolve()
     sizes: list[int] = [10_000] if args.quick else args.sizes
@@ -465,6 +613,15 @@ def main(argv: Sequence[str] | None = None) -> int:
     options = detect_options()
     for line in machine_lines(options):
         print(line)
+    if args.styles:
+        print("\t".join(STYLE_COLUMNS), flush=True)
+        rows = [row for size in sizes for row in run_styles(size, args, options)]
+        print()
+        print("# target\tmeasured\tlimit\tresult")
+        for line in style_check_lines(rows):
+            print(line)
+        print(f"# loadavg after: {','.join(f'{x:.2f}' for x in os.getloadavg())}")
+        return 1 if any(row.cold.returncode for row in rows) else 0
     print("\t".join(COLUMNS), flush=True)
     results = Results()
     for size in sizes:

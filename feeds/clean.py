@@ -17,6 +17,11 @@ from dateutil.parser import isoparse
 
 MAX_TEXT = 10_000  # characters kept of any one text field
 EARLIEST = datetime(1970, 1, 1, tzinfo=UTC)
+# The quoted timestamps exporters write (js-yaml's '2019-01-01T03:51:00Z'): for exactly these
+# shapes datetime.fromisoformat gives isoparse's moment, in C.
+_ISO_STRING = re.compile(
+    r"[0-9]{4}-[0-9]{2}-[0-9]{2}[T ][0-9]{2}:[0-9]{2}:[0-9]{2}(?:\.[0-9]{3}|\.[0-9]{6})?(?:Z|[-+][0-9]{2}:[0-9]{2})\Z"
+)
 
 # XML 1.0 §2.2 allows TAB, LF, CR and U+0020 and above except surrogates and
 # U+FFFE/U+FFFF; C1 controls are allowed but "discouraged", and render as junk.
@@ -125,8 +130,13 @@ def parse_time(value: object) -> datetime:
         if not re.match(r"\d{4}-?\d{2}", text):
             raise ValueError(f"not an ISO 8601 date-time: {value!r}")
         try:
-            moment = isoparse(text)
-        except (ValueError, OverflowError) as e:
+            moment = datetime.fromisoformat(text) if _ISO_STRING.match(text) else isoparse(text)
+        except ValueError:
+            try:  # isoparse takes some that fromisoformat refuses, such as 24:00:00
+                moment = isoparse(text)
+            except (ValueError, OverflowError) as e:
+                raise ValueError(f"not a valid ISO 8601 date-time: {value!r}") from e
+        except OverflowError as e:
             raise ValueError(f"not a valid ISO 8601 date-time: {value!r}") from e
     else:
         raise ValueError(f"expected an ISO 8601 date-time, found {describe(value)}")

@@ -1,52 +1,48 @@
-"""Fast paths for loading one front matter's YAML: a line reader, then rapidyaml (``ryml``).
+"""The fast path for one front matter's YAML: a small block-YAML reader in pure Python.
 
-``load_mapping(text)`` returns exactly what ``yaml.load(text, Loader=yaml.CSafeLoader)``
-returns (same types and values), or None whenever it cannot be sure of that: then the
-caller loads with PyYAML, which stays the reference and reports every error.
-``load_utf8`` and ``load_lines`` do the same from the text's UTF-8 bytes.
+The contract: ``load_mapping(text)`` returns exactly what ``yaml.load(text, Loader=yaml.CSafeLoader)``
+returns (equal values of the same types all the way down), or None, which means "load it with
+PyYAML": PyYAML stays the reference, reports every error and knows the line numbers.
 
-The line reader (``_lines``) reads the shape nearly every record has, one `key: value`,
-`key:` or `- item` a line with simple one-line scalars, and leaves anything else to ryml.
-ryml parses in C++ and keeps each scalar's style (plain, quoted, block); plain scalars
-become values here through PyYAML's own YAML 1.1 implicit resolver table and constructors,
-so ``yes`` is True, ``1e3`` a string and ``2020-01-24T10:36:00Z`` an aware datetime, as in
-PyYAML. What records do not contain falls back: anchors, aliases, tags, merge keys,
-non-string or duplicate keys, document markers, directives, non-empty flow collections,
-tabs and non-printable characters, non-decimal ints, base-60 numbers, .inf and .nan.
+It reads what exporters write, whichever library they use: a block mapping of plain keys whose
+values are, nested up to MAX_DEPTH,
+- block mappings and sequences at any indentation, indentless sequences (``key:`` then ``- x``
+  at the key's column) and ``- key: value`` items;
+- plain scalars on one line or folded over several, resolved with PyYAML's own YAML 1.1 table
+  (null, bool, decimal int and float, timestamps; the rest of the table declines);
+- single-quoted (``''``) and double-quoted scalars (libyaml's escapes), folded over lines too;
+- literal and folded block scalars, with indentation and chomping indicators;
+- ``[]`` and ``{}``, comments, blank lines and trailing spaces.
+It declines everything else: flow collections with content, anchors, aliases, tags, explicit,
+quoted, non-string, duplicate or long keys, document markers, directives, and every character
+``unsure`` finds (tabs, CR, NEL, LS, PS, BOM, controls); callers make CRLF and a BOM what
+PyYAML would read first. Where a rule is subtle the comment names the libyaml scanner function
+(scanner.c) whose behaviour it follows.
 """
 
 from __future__ import annotations
 
 import datetime as dt
 import functools
-import os
 import re
-from collections.abc import Callable
 from typing import Any, Final
 
 import yaml
 
-try:
-    import ryml  # type: ignore[import-untyped,import-not-found,unused-ignore]
-    from ryml.ryml import _ryml  # type: ignore[import-untyped,import-not-found,unused-ignore]
-except ImportError:  # pragma: no cover - the fast path is optional
-    ryml = _ryml = None
-
-__all__ = ["available", "load_lines", "load_mapping", "load_utf8", "unsure", "unsure_utf8"]
+__all__ = ["load_checked", "load_mapping", "unsure", "unsure_utf8"]
 
 MAX_DEPTH: Final = 16  # records are 3 levels deep; deeper documents go to PyYAML and its checks
 MAX_KEY: Final = 64  # libyaml refuses simple keys over 1024 characters; records' keys are short
-# frontmatter refuses documents of over 100,000 values (keys count too); a ryml node or a line
-# makes at most two, so larger documents go to PyYAML and that check
+# frontmatter refuses documents of over 100,000 values (keys count too); a line makes at most
+# two, so larger documents go to PyYAML and that check
 MAX_NODES: Final = 50_000
 
 # Anything but LF and what YAML 1.1 calls printable and not a line break (yaml/reader.py
-# NON_PRINTABLE): no tab (libyaml and ryml disagree on tabs as separators), CR, NEL, LS, PS
-# (line breaks in YAML 1.1, content in 1.2), BOM, C0 and C1 controls, DEL or surrogates.
+# NON_PRINTABLE): no tab (a separator with rules of its own), CR, NEL, LS, PS (line breaks in
+# YAML 1.1), BOM, C0 and C1 controls, DEL or surrogates.
 _UNSURE_CHAR: Final = re.compile(
     "[^\n\x20-\x7e\xa0-\u2027\u202a-\ud7ff\ue000-\ufefe\uff00-\ufffd\U00010000-\U0010ffff]"
 )
-# The patterns below only look at ASCII, so they work on the UTF-8 bytes that ryml parses.
 # The same characters in valid UTF-8 (where surrogates cannot be): bytes 00-09, 0B-1F and 7F
 # alone; C2 80-9F (C1 controls), E2 80 A8-A9 (LS, PS), EF BB BF (BOM), EF BF BE-BF. One
 # translate() drops every other byte value; only the lead bytes it leaves need a closer look.
@@ -58,22 +54,6 @@ _UNSURE_SEQUENCES: Final = (
     (b"\xe2", re.compile(rb"\xe2\x80[\xa8\xa9]")),
     (b"\xef", re.compile(rb"\xef(?:\xbb\xbf|\xbf[\xbe\xbf])")),
 )
-_MARKER: Final = re.compile(rb"\n(?:---|\.\.\.|%)")  # a document marker or directive: one document only
-# An explicit key ("? key"), which records never use: ryml reads `? ''\: ` as two keys where
-# libyaml finds a syntax error.
-_EXPLICIT_KEY: Final = re.compile(rb"^[ ]*(?:-[ ]+)*\?(?:[ ]|$)", re.MULTILINE)
-# Anything that may be a tag. Records have none, and ryml 0.15 crashes the process (free() of a
-# bad pointer) on some errors after tags, e.g. "!a\n!b\n!c\n!d": never let it see those.
-_TAG_START: Final = re.compile(rb"(?:^|[ ,\[{])!", re.MULTILINE)
-# Characters that cannot start a plain scalar, where libyaml fails but ryml reads a string:
-# the reserved indicators @ and ` and the flow collection ends ] and } (YAML 1.1 c-indicator).
-_NOT_PLAIN_START: Final = frozenset("@`]}")
-# A block scalar's header: indentation and chomping indicators, then spaces and maybe a comment
-# (YAML 1.1 c-b-block-header). ryml ignores junk after it (`a: >-1e3` is '', not an error), so
-# when there are block scalars every `|` or `>` that may start a value (at a line start, or after
-# ": " or "- ") must look like one. One inside a quoted or plain scalar is no indicator.
-_BLOCK_INDICATOR: Final = re.compile(rb"(?:^[ ]*|(?<=:)[ ]+|(?<=-)[ ]+)[|>]([^\n]*)", re.MULTILINE)
-_BLOCK_HEADER: Final = re.compile(rb"(?:[1-9][+-]?|[+-][1-9]?)?(?:[ ]+#.*|[ ]*)\Z")
 
 # PyYAML's implicit resolvers for plain scalars: first character -> [(tag, pattern)], tried in
 # order (yaml/resolver.py: bool, float, int, merge, null, timestamp, value); the loader's own table.
@@ -82,46 +62,86 @@ _NULL, _BOOL, _INT, _FLOAT, _TIMESTAMP = (
     f"tag:yaml.org,2002:{name}" for name in ("null", "bool", "int", "float", "timestamp")
 )
 # The parts of resolver.py's int and float patterns built here; the rest (0b, 0x, octal, base 60,
-# .inf, .nan) falls back. int: `[-+]?(?:0|[1-9][0-9_]*)`; float: `[-+]?(?:[0-9][0-9_]*)\.[0-9_]*
+# .inf, .nan) declines. int: `[-+]?(?:0|[1-9][0-9_]*)`; float: `[-+]?(?:[0-9][0-9_]*)\.[0-9_]*
 # (?:[eE][-+][0-9]+)?` and `\.[0-9][0-9_]*(?:[eE][-+][0-9]+)?`.
 _DECIMAL_INT: Final = re.compile(r"[-+]?(?:0|[1-9][0-9_]*)\Z")
 _DECIMAL_FLOAT: Final = re.compile(r"(?:[-+]?[0-9][0-9_]*\.[0-9_]*|\.[0-9][0-9_]*)(?:[eE][-+][0-9]+)?\Z")
 _BOOLS: Final = yaml.constructor.SafeConstructor.bool_values  # yes/no/true/false/on/off, lowercased
 _TIMESTAMP_PARTS: Final = yaml.constructor.SafeConstructor.timestamp_regexp
-# The form records use, 2020-01-24T10:36:00Z or +05:30 or a date alone: PyYAML's float and int
-# patterns cannot match it, its timestamp pattern does; built here without the general regex.
-_ISO: Final = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}(?:T[0-9]{2}:[0-9]{2}:[0-9]{2}(?:Z|[-+][0-9]{2}:[0-9]{2})?)?\Z")
-# Both keyed by UTF-8 and looked up with ryml's memoryviews (hashed and compared as bytes),
-# which spares copying and decoding what was seen before.
-_SEEN: dict[bytes | memoryview | None, Any] = {}  # plain scalar -> value: records repeat names, types, numbers
-_KEYS: dict[bytes | memoryview | None, str] = {}  # plain key -> key, once checked
-_MISSING: Final = object()
+# The forms exporters write, 2020-01-24T10:36:00Z, 2022-01-09 01:19:30-08:00 or a date alone:
+# PyYAML's float and int patterns cannot match them, its timestamp pattern does.
+_ISO: Final = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}(?:[T ][0-9]{2}:[0-9]{2}:[0-9]{2}(?:Z|[-+][0-9]{2}:[0-9]{2})?)?\Z")
+# A key as exporters write it; a plain scalar that PyYAML must also resolve to a str.
+_KEY: Final = re.compile(r"[A-Za-z_][A-Za-z0-9_.\-]*\Z")
+# Characters that cannot start a plain scalar (YAML 1.1 c-indicator); | > ' " [ { are read
+# before this is asked. "-", "?" and ":" may start one when no space follows; only "-" (as in
+# -5) is read here.
+_NOT_PLAIN_START: Final = frozenset("#&*!|>'\"%@`[]{},?:")
+_SPECIAL_START: Final = _NOT_PLAIN_START | {"-"}
+# A block scalar's header: indentation and chomping indicators, spaces, maybe a comment
+# (YAML 1.1 c-b-block-header; libyaml also takes "|#c", which declines here).
+_BLOCK_HEADER: Final = re.compile(r"[|>]([1-9][-+]?|[-+][1-9]?)?(?: *| +#.*)\Z")
+# libyaml's escapes in double-quoted scalars (yaml_parser_scan_flow_scalar), but for \<TAB>.
+_ESCAPES: Final = {
+    "0": "\0", "a": "\a", "b": "\b", "t": "\t", "n": "\n", "v": "\v", "f": "\f", "r": "\r", "e": "\x1b",
+    " ": " ", '"': '"', "/": "/", "\\": "\\", "N": "\x85", "_": "\xa0", "L": "\u2028", "P": "\u2029",
+}  # fmt: skip
+_HEX_ESCAPES: Final = {"x": 2, "u": 4, "U": 8}
+_HEX: Final = re.compile(r"[0-9A-Fa-f]+\Z")
+_DOCUMENT_MARKERS: Final = ("---", "...")
+
+# Values by their source text, kept only for short texts: records repeat names, domains,
+# topics, types and numbers; titles, excerpts and URLs rarely recur. All are immutable.
+_VALUES: dict[str, Any] = {}
+_VALUE_CHARS: Final = 64
+_KEYS: dict[str, str] = {}  # keys once checked
 
 
 class _Unsure(Exception):
-    """Raised inside the walk: PyYAML might read this document differently."""
+    """Raised while reading: PyYAML might read this document differently, or refuse it."""
 
 
-def available() -> bool:
-    """Whether ryml is installed: without it only the line reader answers (see ``_lines``)."""
-    return ryml is not None
+def load_mapping(text: str) -> dict[str, Any] | None:
+    """The front matter ``text`` as PyYAML's CSafeLoader loads it, or None to load it with PyYAML.
+
+    None too for anything but a block mapping, and for YAML errors: PyYAML reports them.
+    """
+    if unsure(text):
+        return None
+    return load_checked(text)
+
+
+def load_checked(text: str) -> dict[str, Any] | None:
+    """``load_mapping`` of a text the caller knows ``unsure`` is False for (from ``unsure_utf8``)."""
+    try:
+        return _read(text)
+    # ValueError: 2024-13-01, which PyYAML raises too; OverflowError: a year like 99999
+    except (_Unsure, ValueError, OverflowError):
+        return None
+
+
+def unsure(text: str, start: int = 0) -> bool:
+    """Whether ``text[start:]`` has a character the fast path leaves to PyYAML (see _UNSURE_CHAR)."""
+    return _UNSURE_CHAR.search(text, start) is not None
+
+
+def unsure_utf8(source: bytes) -> bool:
+    """``unsure`` of the text whose valid UTF-8 is ``source``, from the bytes (~2.5x faster)."""
+    suspects = source.translate(None, _NOT_SUSPECT)
+    if not suspects:
+        return False
+    if suspects.translate(None, _UNSURE_LEADS):
+        return True  # a control character
+    return any(lead in suspects and pattern.search(source) for lead, pattern in _UNSURE_SEQUENCES)
+
+
+# ---- scalars
 
 
 @functools.cache
 def _offset(sign: str, hours: int, minutes: int) -> dt.timezone:
     delta = dt.timedelta(hours=hours, minutes=minutes)  # raises for hours >= 24, as in PyYAML
     return dt.timezone(-delta if sign == "-" else delta)
-
-
-def _iso(text: str) -> dt.date | dt.datetime:
-    """What ``_timestamp`` makes of a text that ``_ISO`` matches, without the general regex.
-
-    For exactly these shapes the C ``fromisoformat`` gives the same values (Z as the UTC
-    singleton, an offset as a fixed timezone) and raises ValueError for the same ones.
-    """
-    if len(text) == 10:
-        return dt.date.fromisoformat(text)
-    return dt.datetime.fromisoformat(text)
 
 
 def _timestamp(text: str) -> dt.date | dt.datetime:
@@ -145,14 +165,15 @@ def _timestamp(text: str) -> dt.date | dt.datetime:
 
 def _resolve(text: str) -> Any:
     """A plain scalar's value: ``BaseResolver.resolve`` for plain scalars, then the constructor."""
-    if _ISO.match(text):  # the common case first: PyYAML resolves it as a timestamp (see _ISO)
-        return _iso(text)
+    if "0" <= text[:1] <= "9" and _ISO.match(text):
+        # What PyYAML resolves as a timestamp; for exactly these shapes the C fromisoformat
+        # gives the same values (Z as the UTC singleton, an offset as a fixed timezone) and
+        # raises ValueError for the same ones.
+        return dt.date.fromisoformat(text) if len(text) == 10 else dt.datetime.fromisoformat(text)
     for tag, pattern in _RESOLVERS.get(text[:1], ()):  # noqa: B007 - the match is used after the loop
         if pattern.match(text):
             break
     else:
-        if text[:1] in _NOT_PLAIN_START:
-            raise _Unsure
         return text
     if tag == _NULL:  # ~, null, Null, NULL or nothing
         return None
@@ -167,373 +188,456 @@ def _resolve(text: str) -> Any:
     raise _Unsure  # merge (<<), value (=), other ints and floats, or a resolver added at run time
 
 
-def _plain(view: memoryview | None) -> Any:
-    """``_resolve`` of a plain scalar's UTF-8, remembered: its values are immutable, so shared."""
-    utf8 = b"" if view is None else view.tobytes()
-    if len(_SEEN) >= 50_000:
-        _SEEN.clear()
-    value = _SEEN[utf8] = _resolve(utf8.decode())
-    return value
+def _key(text: str) -> str:
+    """A mapping key: a short plain scalar that PyYAML makes a str."""
+    if len(text) > MAX_KEY or not _KEY.match(text) or type(_resolve(text)) is not str:
+        raise _Unsure  # null, a bool, an int or a date key, or one written otherwise
+    if len(_KEYS) >= 10_000:
+        _KEYS.clear()
+    _KEYS[text] = text
+    return text
 
 
-def _key(view: memoryview | None, plain: bool) -> str:
-    """A mapping key: a str that libyaml accepts as a simple key (short, on one line)."""
-    if view is None:
-        raise _Unsure  # an empty key
-    key = _plain(view) if plain else view.tobytes().decode()
-    if type(key) is not str or len(key) > MAX_KEY or "\n" in key:
-        raise _Unsure  # PyYAML would make an int, bool, None or date key, or might refuse it
-    if plain:
-        _KEYS[view.tobytes()] = key
-    return key
-
-
-if ryml is not None:
-    # Node type bits (c4/yml/node_type.hpp). The raw SWIG functions called with ``tree.this``
-    # cost ~0.15 us a call; the Python proxy methods cost four times that.
-    _KEY: Final[int] = ryml.KEY
-    _MAP: Final[int] = ryml.MAP
-    _BLOCK: Final[int] = ryml.BLOCK
-    _VALNIL: Final[int] = ryml.VALNIL
-    _KEY_PLAIN: Final[int] = ryml.KEY_PLAIN
-    _VAL_PLAIN: Final[int] = ryml.VAL_PLAIN
-    _BLOCK_SCALAR: Final[int] = ryml.SCALAR_LITERAL | ryml.SCALAR_FOLDED
-    _CONTAINER: Final[int] = ryml.MAP | ryml.SEQ
-    _PLAIN_PAIR: Final[int] = ryml.KEYVAL | ryml.KEY_PLAIN | ryml.VAL_PLAIN  # key: value (60% of nodes)
-    _QUOTED_PAIR: Final[int] = ryml.KEYVAL | ryml.KEY_PLAIN | ryml.VAL_DQUO  # key: "value" (17%)
-    _REFUSED: Final[int] = (  # anchors, aliases, tags, empty keys, documents, unfiltered scalars
-        ryml.KEYREF | ryml.VALREF | ryml.KEYANCH | ryml.VALANCH | ryml.KEYTAG | ryml.VALTAG
-    ) | (ryml.KEYNIL | ryml.KEY_UNFILT | ryml.VAL_UNFILT | ryml.DOC | (ryml.STREAM & ~ryml.SEQ))
-    _parse: Final[Callable[[bytes, Any], None]] = _ryml.parse_csubstr
-    _reorder: Final[Callable[[Any], None]] = _ryml.Tree_reorder
-    _size: Final[Callable[[Any], int]] = _ryml.Tree_size
-    _type: Final[Callable[[Any, int], int]] = _ryml.Tree_type
-    _key_view: Final[Callable[[Any, int], memoryview | None]] = _ryml.Tree_key
-    _val: Final[Callable[[Any, int], memoryview | None]] = _ryml.Tree_val
-    _children: Final[Callable[[Any, int], int]] = _ryml.Tree_num_children
-
-
-@functools.cache
-def _devnull() -> int:
-    return os.open(os.devnull, os.O_WRONLY)
-
-
-def _parse_quietly(source: bytes) -> Any:
-    """A new ryml tree of ``source`` (its scalars are views into it), or None on a parse error.
-
-    ryml's default error handler writes each error to stderr (fd 2) before it throws, and the
-    Python binding cannot replace it; the caller reports PyYAML's error instead. So fd 2 points
-    at /dev/null while ryml parses (~1.5 us; the call holds the GIL, so no Python thread writes).
-    """
-    tree = ryml.Tree()
-    try:
-        saved = os.dup(2)
-    except OSError:  # no stderr at all: nothing to hide
-        saved = -1
-    try:
-        if saved >= 0:
-            os.dup2(_devnull(), 2)
-        _parse(source, tree.this)
-    except Exception:  # ryml.ExceptionParse and the like
-        return None
-    finally:
-        if saved >= 0:
-            os.dup2(saved, 2)
-            os.close(saved)
-    return tree
-
-
-def load_mapping(text: str) -> dict[str, Any] | None:
-    """The front matter ``text`` as PyYAML's CSafeLoader loads it, or None if unsure.
-
-    None too for anything but a single block mapping, and for YAML errors: load with PyYAML
-    then, for its value or its error.
-    """
-    if unsure(text):
-        return None
-    return load_utf8(text.encode())
-
-
-def unsure(text: str, start: int = 0) -> bool:
-    """Whether ``text[start:]`` has a character the fast path leaves to PyYAML (see _UNSURE_CHAR)."""
-    return _UNSURE_CHAR.search(text, start) is not None
-
-
-def unsure_utf8(source: bytes) -> bool:
-    """``unsure`` of the text whose valid UTF-8 is ``source``, from the bytes (~2.5x faster)."""
-    suspects = source.translate(None, _NOT_SUSPECT)
-    if not suspects:
-        return False
-    if suspects.translate(None, _UNSURE_LEADS):
-        return True  # a control character
-    return any(lead in suspects and pattern.search(source) for lead, pattern in _UNSURE_SEQUENCES)
-
-
-def load_lines(source: bytes) -> dict[str, Any] | None:
-    """``load_utf8`` by the line reader alone, which also decodes every byte it does not check.
-
-    So ``source`` need not be known to be valid UTF-8: if it is not, the answer is None. It
-    must be free of unsure characters where it is valid (``unsure_utf8``).
-    """
-    try:
-        return _lines(source)
-    # ValueError: 2024-13-01, which PyYAML raises too, and UnicodeDecodeError; OverflowError:
-    # a year like 99999
-    except (_Unsure, ValueError, OverflowError):
-        return None
-
-
-def load_utf8(source: bytes) -> dict[str, Any] | None:
-    """``load_mapping`` of the text whose UTF-8 encoding is ``source``, if ``unsure`` is False for it.
-
-    The caller checks the characters (on text it already has) and keeps the bytes valid UTF-8:
-    parsing bytes that are at hand spares slicing and encoding the text (~12 us a record).
-    """
-    try:
-        return _lines(source)
-    except _Unsure:
-        pass  # something the line reader does not know: ryml may
-    # ValueError: 2024-13-01, which PyYAML raises too; OverflowError: a year like 99999
-    except (ValueError, OverflowError):
-        return None
-    if ryml is None or source.startswith((b"---", b"...", b"%")) or _MARKER.search(source):
-        return None
-    if b"!" in source and _TAG_START.search(source):
-        return None
-    if b"?" in source and _EXPLICIT_KEY.search(source):
-        return None
-    # The escapes of U+2028 and U+2029, line breaks to YAML 1.1: after a \n or \r escape, ryml
-    # 0.15 turns that one into a space or drops it ("\n\L\L" is " \u2028\u2028" there).
-    if b"\\L" in source or b"\\P" in source:
-        return None
-    tree = _parse_quietly(source)
-    if tree is None:
-        return None
-    _reorder(tree.this)  # node ids in document order (pre-order), which the walk relies on
-    try:
-        return _walk(tree.this, source)
-    # ValueError: 2024-13-01, which PyYAML raises too; the last three: a tree shape not foreseen
-    except (_Unsure, ValueError, OverflowError, TypeError, AttributeError, IndexError):
-        return None
-
-
-# ---- the line reader: the common shape of records without a YAML parser
-#
-# Most front matter is block mappings and sequences, one `key: value`, `key:` or `- item` a
-# line, with plain or simple double-quoted one-line scalars. ``_lines`` reads exactly that
-# (anything else raises _Unsure, and ryml or PyYAML reads the document) at a fraction of the
-# cost of building and walking a ryml tree. A line is cut at its first ": "; what comes before
-# it (indentation, "- ", key) is checked once and remembered in _PREFIXES.
-
-_PREFIX: Final = re.compile(rb"( *)(- )?([A-Za-z_][A-Za-z0-9_]*)")
-_PREFIXES: dict[bytes, tuple[int, bool, str]] = {}  # -> (column of the key or "-", "- " or not, key)
-# The value of a short plain or double-quoted scalar, by its UTF-8: records repeat names,
-# domains, topics, types, numbers; longer texts (titles, excerpts, URLs) rarely recur.
-_VALUES: dict[bytes, Any] = {}
-_VALUE_BYTES: Final = 64
-# What cannot start a value here: a space (more than one after the ":"), YAML indicators
-# (block scalars | >, flow collections, anchors, aliases, tags, comments, directives, reserved
-# characters, single quotes) and "-", "?", ":" (indicators when a space follows: not worth telling).
-_NOT_A_VALUE_START: Final = frozenset(b" -?:,[]{}#&*!|>'%@`")
-_QUOTE: Final = ord('"')
-_EMPTY_LIST: Final = b"[]"
-_EMPTY_MAP: Final = b"{}"
-
-
-def _prefix(head: bytes) -> tuple[int, bool, str]:
-    """What comes before a key's ":": its column (of the "-" for a first key in an item).
-
-    ``_lines`` looks in _PREFIXES first.
-    """
-    match = _PREFIX.fullmatch(head)
-    if match is None:
-        raise _Unsure
-    spaces, dash, name = match.groups()
-    key = _resolve(name.decode())
-    if type(key) is not str or len(key) > MAX_KEY:
-        raise _Unsure  # null, a bool, an int: PyYAML would not make a str key
-    if len(_PREFIXES) >= 10_000:
-        _PREFIXES.clear()
-    found = _PREFIXES[head] = (len(spaces), dash is not None, key)
-    return found
-
-
-def _value(text: bytes) -> Any:
-    """A one-line scalar after ": " or "- ": plain (resolved as PyYAML does) or "..." without escapes.
-
-    ``_lines`` looks in _VALUES first; what is remembered here is immutable, so it can be shared.
-    """
-    if not text:
-        raise _Unsure
-    first = text[0]
-    if first == _QUOTE:
-        # one more quote, the last byte, and no backslash: no escapes, nothing after the quote
-        if text.find(b'"', 1) != len(text) - 1 or b"\\" in text:
-            raise _Unsure
-        value: Any = text[1:-1].decode()
-    elif first in _NOT_A_VALUE_START:
-        if text == _EMPTY_LIST:
-            return []
-        if text == _EMPTY_MAP:
-            return {}
-        raise _Unsure
-    elif b": " in text or b" #" in text or text.endswith((b":", b" ")):
-        raise _Unsure  # a mapping inside, a comment, or trailing spaces
-    else:
-        value = _resolve(text.decode())
-    if len(text) <= _VALUE_BYTES:
+def _remember(text: str, value: Any) -> Any:
+    if len(text) <= _VALUE_CHARS:
         if len(_VALUES) >= 50_000:
             _VALUES.clear()
         _VALUES[text] = value
     return value
 
 
-def _lines(source: bytes) -> dict[str, Any]:
-    """The mapping, if ``source`` only has lines of the shapes above; else raises _Unsure.
+def _scalar(lines: list[str], i: int, rest: str, column: int) -> tuple[Any, int]:
+    """The scalar that starts ``rest`` (the non-empty rest of line ``i``, after ": " or "- ").
 
-    Each container has the column of its keys or of its "-"; a line at a smaller column
-    closes containers until one has that column, and a larger one opens a container only
-    after `key:`. Anything else (a plain scalar going on over lines, flow or block scalars,
-    an indentless sequence, comments) is not read here.
+    ``column`` is that of the collection it is in (libyaml's parser->indent). Returns the value
+    and the index of the next line to read.
     """
+    first = rest[0]
+    if first not in _SPECIAL_START:  # the usual plain scalar
+        return _plain(lines, i, rest, column)
+    if first == '"':
+        if rest.find('"', 1) == len(rest) - 1 and "\\" not in rest:  # the usual one: one line, no escapes
+            return rest[1:-1], i + 1
+        return _quoted(lines, i, rest, True)
+    if first == "'":
+        if rest.find("'", 1) == len(rest) - 1:  # one line, no '' inside
+            return rest[1:-1], i + 1
+        return _single_lines(lines, i, rest) or _quoted(lines, i, rest, False)
+    if first == "|" or first == ">":
+        return _block(lines, i, rest, column)
+    if first == "[" or first == "{":
+        empty = rest.partition(" #")[0].rstrip(" ")
+        if empty == "[]":
+            return [], i + 1
+        if empty == "{}":
+            return {}, i + 1
+        raise _Unsure  # a flow collection: its plain scalars have rules of their own
+    if first in _NOT_PLAIN_START or (first == "-" and (len(rest) == 1 or rest[1] == " ")):
+        raise _Unsure
+    return _plain(lines, i, rest, column)
+
+
+def _plain(lines: list[str], i: int, rest: str, column: int) -> tuple[Any, int]:
+    """A plain scalar: its lines folded into one (yaml_parser_scan_plain_scalar)."""
+    comment = " #" in rest  # a comment ends it
+    text = rest.partition(" #")[0] if comment else rest
+    if text[-1] == " ":
+        text = text.rstrip(" ")
+    if ": " in text or text[-1] == ":":
+        raise _Unsure  # a mapping in a value: an error to libyaml
+    i += 1
+    count = len(lines)
+    if not comment and i < count and lines[i][column : column + 1] == " ":
+        # Continuation lines are indented more than the collection (parser->indent + 1) and
+        # are not comments. After blank lines it would go on with line breaks: the reader
+        # stops there, and the line after, indented more than its collection, is refused.
+        parts = [text]
+        while i < count:
+            line = lines[i]
+            more = line.lstrip(" ")
+            if not more or more[0] == "#" or len(line) - len(more) <= column:
+                break
+            comment = " #" in more
+            if comment:
+                more = more.partition(" #")[0]
+            parts.append(more.rstrip(" ") if more[-1] == " " else more)
+            i += 1
+            if comment:
+                break
+        if len(parts) > 1:
+            folded = " ".join(parts)
+            if ": " in folded or folded[-1] == ":":  # (a line's last ":" is followed by the space joining)
+                raise _Unsure  # a mapping in a value: an error to libyaml
+            return _resolve(folded), i
+    if len(text) > _VALUE_CHARS:
+        return _resolve(text), i
+    value = _VALUES.get(text, _VALUES)
+    if value is _VALUES:
+        value = _remember(text, _resolve(text))
+    return value, i
+
+
+def _unescape(text: str) -> str:
+    """A double-quoted scalar's escapes, as libyaml reads them; _Unsure for any it refuses."""
+    if "\\" not in text:
+        return text
+    parts = []
+    start = 0
+    while True:
+        slash = text.find("\\", start)
+        if slash < 0:
+            parts.append(text[start:])
+            return "".join(parts)
+        parts.append(text[start:slash])
+        code = text[slash + 1 : slash + 2]
+        if code in _ESCAPES:
+            parts.append(_ESCAPES[code])
+            start = slash + 2
+        elif code in _HEX_ESCAPES:
+            end = slash + 2 + _HEX_ESCAPES[code]
+            digits = text[slash + 2 : end]
+            if len(digits) != end - slash - 2 or not _HEX.match(digits):
+                raise _Unsure
+            number = int(digits, 16)
+            if 0xD800 <= number <= 0xDFFF or number > 0x10FFFF:
+                raise _Unsure
+            parts.append(chr(number))
+            start = end
+        else:
+            raise _Unsure  # "\q", "\'" or nothing after the backslash
+
+
+def _closing(text: str, double: bool) -> int:
+    """Where the closing quote is in ``text`` (a line of the scalar after its opening), or -1."""
+    if double:
+        at = 0
+        while True:
+            quote = text.find('"', at)
+            if quote < 0:
+                return -1
+            slashes = quote - len(text[:quote].rstrip("\\"))
+            if not slashes % 2:  # not escaped: \\" is a backslash, then the end
+                return quote
+            at = quote + 1
+    at = 0
+    while True:
+        quote = text.find("'", at)
+        if quote < 0 or text[quote + 1 : quote + 2] != "'":
+            return quote
+        at = quote + 2  # '' is a quote
+
+
+def _single_lines(lines: list[str], i: int, rest: str) -> tuple[str, int] | None:
+    """``_quoted`` of the usual single-quoted scalar over lines (PyYAML folds them at 80 columns).
+
+    That is: no blank line, no '', nothing after the closing quote; else None. Each line break
+    and the spaces around it are one space.
+    """
+    first = rest[1:]
+    if "'" in first:
+        return None
+    parts = [first.rstrip(" ")]
+    for j in range(i + 1, len(lines)):
+        line = lines[j]
+        more = line.lstrip(" ")
+        if not more or (len(more) == len(line) and more.startswith(_DOCUMENT_MARKERS)):
+            return None
+        quote = more.find("'")
+        if quote < 0:
+            parts.append(more.rstrip(" "))
+            continue
+        if quote != len(more) - 1:
+            return None
+        parts.append(more[:-1])
+        return " ".join(parts), j + 1
+    return None
+
+
+def _quoted(lines: list[str], i: int, rest: str, double: bool) -> tuple[str, int]:
+    """A single- or double-quoted scalar over one line or more (yaml_parser_scan_flow_scalar).
+
+    Within a line everything counts; a line break drops the spaces around it and becomes a
+    space, or as many line feeds as blank lines follow; an escaped line break (a final "\\")
+    becomes nothing. libyaml checks no indentation here, only document markers.
+    """
+    parts = []
+    text = rest[1:]
+    count = len(lines)
+    while True:
+        end = _closing(text, double)
+        if end >= 0:
+            parts.append(_unescape(text[:end]) if double else text[:end].replace("''", "'"))
+            break
+        escaped = False
+        if double:
+            kept = text.rstrip(" ")
+            slashes = len(kept) - len(kept.rstrip("\\"))
+            if slashes % 2:  # the last backslash escapes what follows it
+                if len(kept) == len(text):
+                    escaped = True  # ... the line break
+                    kept = kept[:-1]
+                else:
+                    kept += " "  # ... a space; the other spaces go
+            parts.append(_unescape(kept))
+        else:
+            parts.append(text.rstrip(" ").replace("''", "'"))
+        breaks = 0
+        while True:
+            i += 1
+            if i >= count:
+                raise _Unsure  # not closed: an error
+            line = lines[i]
+            if line.startswith(_DOCUMENT_MARKERS) and line[3:4] in ("", " "):
+                raise _Unsure  # a document marker inside a quoted scalar: an error
+            text = line.lstrip(" ")
+            if text:
+                break
+            breaks += 1
+        parts.append("\n" * breaks if breaks else "" if escaped else " ")
+    after = text[end + 1 :]
+    tail = after.lstrip(" ")
+    if tail and not (tail[0] == "#" and len(tail) < len(after)):
+        raise _Unsure  # anything but a comment after the closing quote
+    return "".join(parts), i + 1
+
+
+def _breaks(lines: list[str], i: int, indent: int) -> tuple[int, int, int]:
+    """From line ``i``, the blank lines of a block scalar (yaml_parser_scan_block_scalar_breaks).
+
+    Returns the index of the first line with more than ``indent`` spaces' worth (or any
+    non-space when ``indent`` is 0, not yet known), or len(lines) at the end of the text;
+    the number of line breaks passed; the largest indentation seen, that line's included.
+    """
+    last = len(lines) - 1
+    breaks = widest = 0
+    while i <= last:
+        line = lines[i]
+        spaces = len(line) - len(line.lstrip(" "))
+        eaten = spaces if not indent or spaces < indent else indent
+        widest = max(widest, eaten)
+        if eaten < len(line):
+            return i, breaks, widest
+        if i == last:
+            break  # the end of the text: no line break after this line
+        breaks += 1
+        i += 1
+    return last + 1, breaks, widest
+
+
+_HEADERS: dict[str, tuple[bool, int, int]] = {}  # header -> (literal, chomping, increment)
+
+
+def _header(rest: str) -> tuple[bool, int, int]:
+    """A block scalar's header: literal or not, chomping (-1 strip, 0 clip, 1 keep), increment."""
+    header = _BLOCK_HEADER.match(rest)
+    if header is None:
+        raise _Unsure
+    chomping = increment = 0
+    for flag in header.group(1) or "":
+        if flag == "-":
+            chomping = -1
+        elif flag == "+":
+            chomping = 1
+        else:
+            increment = int(flag)
+    if len(_HEADERS) < 1_000:
+        _HEADERS[rest] = (rest[0] == "|", chomping, increment)
+    return rest[0] == "|", chomping, increment
+
+
+def _simple_block(
+    lines: list[str], i: int, column: int, indent: int, literal: bool, chomping: int
+) -> tuple[str, int] | None:
+    """``_block``'s answer when the scalar is the usual one, or None: then ``_block`` works it out.
+
+    The usual one: lines all indented exactly alike, none blank, followed by a line indented
+    less (so each of its lines ends with a line break). Then the lines are joined with line
+    breaks (|) or spaces (>), and clip and keep add the last line break.
+    """
+    count = len(lines)
+    if i >= count:
+        return None
+    first = lines[i]
+    spaces = len(first) - len(first.lstrip(" "))
+    if not indent:
+        indent = spaces
+    if spaces != indent or indent <= column or spaces == len(first):
+        return None
+    pad = first[:indent]
+    end = i + 1
+    while end < count:
+        line = lines[end]
+        if not line.startswith(pad) or line[indent : indent + 1] in (" ", ""):  # or blank, or more indented
+            break
+        end += 1
+    if end == count:
+        return None  # the last line: no line break after it
+    line = lines[end]
+    if line.startswith(pad) or not line.strip(" "):
+        return None  # more indented, or blank: line breaks to count
+    texts = [line[indent:] for line in lines[i:end]]
+    value = "\n".join(texts) if literal else " ".join(texts)
+    return (value if chomping == -1 else value + "\n"), end
+
+
+def _block(lines: list[str], i: int, rest: str, column: int) -> tuple[str, int]:
+    """A literal (|) or folded (>) block scalar (yaml_parser_scan_block_scalar)."""
+    literal, chomping, increment = _HEADERS.get(rest) or _header(rest)
+    indent = column + increment if increment else 0
+    count = len(lines)
+    simple = _simple_block(lines, i + 1, column, indent, literal, chomping)
+    if simple is not None:
+        return simple
+    i, trailing, widest = _breaks(lines, i + 1, indent)
+    if not indent:
+        indent = max(widest, column + 1)
+    parts: list[str] = []
+    leading_break = ""
+    leading_blank = False
+    while i < count:
+        line = lines[i]
+        if len(line) - len(line.lstrip(" ")) < indent:
+            break  # less indented: the scalar ends
+        text = line[indent:]
+        trailing_blank = text[0] == " "
+        if not literal and leading_break and not leading_blank and not trailing_blank:
+            if not trailing:  # a single line break between two lines folds into a space
+                parts.append(" ")
+        else:
+            parts.append(leading_break)
+        parts.append("\n" * trailing)
+        leading_blank = trailing_blank
+        parts.append(text)
+        if i == count - 1:
+            leading_break, trailing, i = "", 0, count  # the end of the text: no line break
+            break
+        leading_break = "\n"
+        i, trailing, _ = _breaks(lines, i + 1, indent)
+    if chomping != -1:  # clip or keep: the last line break
+        parts.append(leading_break)
+    if chomping == 1:  # keep: the blank lines after it too
+        parts.append("\n" * trailing)
+    return "".join(parts), i
+
+
+# ---- collections
+
+
+def _is_key_line(text: str) -> bool:
+    """Whether ``text`` (a line without its indentation) starts with a key the reader knows."""
+    head, colon, _ = text.partition(": ")
+    if not colon:
+        if text[-1] != ":":
+            return False
+        head = text[:-1]
+    return _KEY.match(head) is not None
+
+
+def _read(text: str) -> dict[str, Any]:
+    """The mapping, if ``text`` is of the shapes in the module's docstring; else raises _Unsure.
+
+    Each collection has a column: its keys' or its dashes'. A line at a smaller column closes
+    collections until one has that column; one at a larger column opens a collection only
+    after ``key:`` or ``-`` with nothing after it; an indentless sequence has its mapping's.
+    """
+    lines = text.split("\n")
+    count = len(lines)
+    if count > MAX_NODES:
+        raise _Unsure
     root: dict[str, Any] = {}
-    stack: list[tuple[Any, int]] = []  # enclosing containers and their columns
+    stack: list[tuple[Any, int]] = []  # enclosing collections and their columns
     container: Any = root
     column = 0
-    pending: dict[str, Any] | None = None  # the mapping whose last key had nothing after ":"
+    pending: Any = None  # the collection whose last entry had nothing after ":" or "-"
     pending_key = ""
     value: Any
-    known_prefix, known_value, missing, short = _PREFIXES.get, _VALUES.get, _MISSING, _VALUE_BYTES
-    lines = source.split(b"\n")
-    if len(lines) > MAX_NODES:
-        raise _Unsure
-    for line in lines:
-        head, colon, rest = line.partition(b": ")
-        if colon:
-            key_column, dash, key = known_prefix(head) or _prefix(head)
-        elif line.endswith(b":"):
-            head = line[:-1]
-            key_column, dash, key = known_prefix(head) or _prefix(head)
-        elif not line or line.isspace():  # a blank line (tabs and other spaces are unsure)
+    known_key, known_value, values = _KEYS.get, _VALUES.get, _VALUES
+    i = 0
+    while i < count:
+        line = lines[i]
+        stripped = line.lstrip(" ")
+        if not stripped or stripped[0] == "#":  # a blank line or a comment
+            i += 1
             continue
-        else:  # `- scalar`
-            rest = line.lstrip(b" ")
-            if not rest.startswith(b"- "):
-                raise _Unsure
-            key_column, dash, key = len(line) - len(rest), True, ""
-            rest = rest[2:]
-        if pending is not None:  # the line after `key:`
-            if key_column > column:  # a nested block: a sequence if it starts with "-"
+        indent = len(line) - len(stripped)
+        dash = stripped[0] == "-" and (len(stripped) == 1 or stripped[1] == " ")
+        if pending is not None:  # the line after `key:` or `-`
+            if indent > column and not dash and stripped[0] not in "|>" and not _is_key_line(stripped):
+                value, i = _scalar(lines, i, stripped, column)  # the value starts on the next line
+                if type(pending) is dict:
+                    pending[pending_key] = value
+                else:
+                    pending[-1] = value
+                pending = None
+                continue
+            if indent > column or (dash and indent == column and type(pending) is dict):
                 value = [] if dash else {}
-                pending[pending_key] = value
+                if type(pending) is dict:
+                    pending[pending_key] = value
+                else:
+                    pending[-1] = value
                 stack.append((container, column))
                 if len(stack) > MAX_DEPTH:
                     raise _Unsure
-                container, column = value, key_column
+                container, column = value, indent
             pending = None
-        while key_column < column:
+        while indent < column:
             container, column = stack.pop()
-        if key_column != column:
+        if indent != column:
             raise _Unsure
         if dash:
             if type(container) is not list:
                 raise _Unsure
-            if not key:  # `- scalar`
-                value = known_value(rest, missing) if len(rest) <= short else missing
-                container.append(_value(rest) if value is missing else value)
+            rest = stripped[1:].lstrip(" ")
+            if not rest or rest[0] == "#":  # `-` alone: null, or a nested block below
+                container.append(None)
+                pending = container
+                i += 1
                 continue
-            value = {}  # `- key: ...` starts a mapping, whose keys are two columns further
+            head, colon, after = rest.partition(": ")
+            if not colon and rest[-1] == ":":
+                head, colon, after = rest[:-1], ":", ""
+            if not colon or not (known_key(head) or _KEY.match(head)):
+                value = known_value(rest, values) if len(rest) <= _VALUE_CHARS else values
+                if value is values or (i + 1 < count and lines[i + 1][column : column + 1] == " "):
+                    value, i = _scalar(lines, i, rest, column)
+                else:
+                    i += 1
+                container.append(value)
+                continue
+            value = {}  # `- key: ...` starts a mapping at the key's column
             container.append(value)
             stack.append((container, column))
             if len(stack) > MAX_DEPTH:
                 raise _Unsure
-            container, column = value, column + 2
-        elif type(container) is not dict:
-            raise _Unsure
+            container, column = value, indent + len(stripped) - len(rest)
+        else:
+            if type(container) is not dict:
+                container, column = stack.pop()  # the end of an indentless sequence, if it is one
+                if indent != column or type(container) is not dict:
+                    raise _Unsure
+            head, colon, after = stripped.partition(": ")
+            if not colon:
+                if stripped[-1] != ":":
+                    raise _Unsure
+                head, after = stripped[:-1], ""
+        key = known_key(head) or _key(head)
         if key in container:
             raise _Unsure  # a duplicate key: PyYAML keeps the last value
-        if colon:
-            value = known_value(rest, missing) if len(rest) <= short else missing
-            container[key] = _value(rest) if value is missing else value
-        else:
-            container[key] = None  # unless the next line opens a nested block
+        if after and after[0] == " ":
+            after = after.lstrip(" ")
+        if not after or after[0] == "#":  # `key:`: null, or a nested block below
+            container[key] = None
             pending, pending_key = container, key
-    if not root:
-        raise _Unsure  # no lines or blank ones only: PyYAML loads None
-    return root
-
-
-def _walk(t: Any, source: bytes) -> dict[str, Any]:
-    """Build the value in one pass over the node ids, all in document order."""
-    type_, key_view, val_view, children, missing = _type, _key_view, _val, _children, _MISSING  # locals: faster
-    refused, container_bits, valnil, val_plain, key_plain = _REFUSED, _CONTAINER, _VALNIL, _VAL_PLAIN, _KEY_PLAIN
-    seen_value, seen_key, plain_pair, quoted_pair = _SEEN.get, _KEYS.get, _PLAIN_PAIR, _QUOTED_PAIR
-    root_bits = type_(t, 0)
-    if root_bits & refused or not root_bits & _MAP or _size(t) > MAX_NODES:
-        raise _Unsure  # a scalar, a sequence, nothing or several documents, or too much
-    root: dict[str, Any] = {}
-    stack: list[tuple[Any, int]] = []  # (enclosing container, its children not yet seen)
-    container: Any = root
-    left = children(t, 0)
-    if left and not root_bits & _BLOCK:
-        raise _Unsure
-    seen = bits = 0  # the type bits of all nodes, and of the last one
-    value: Any
-    view: memoryview | None
-    for node in range(1, _size(t)):
-        while not left:
-            container, left = stack.pop()
-        left -= 1
-        bits = type_(t, node)
-        if bits in (plain_pair, quoted_pair):  # the common nodes, with nothing else to check
-            view = key_view(t, node)
-            key = seen_key(view) or _key(view, True)
-            view = val_view(t, node)
-            if bits == plain_pair:
-                value = seen_value(view, missing)
-                if value is missing:
-                    value = _plain(view)
-            else:
-                value = "" if view is None else view.tobytes().decode()
-            if key in container:
-                raise _Unsure  # a duplicate key: PyYAML keeps the last value
-            container[key] = value
+            i += 1
             continue
-        if bits & refused:
-            raise _Unsure
-        seen |= bits
-        if bits & container_bits:
-            value = {} if bits & _MAP else []
-        elif bits & valnil:  # `key:` and nothing: an empty plain scalar, null
-            value = None
-        else:  # quoted, literal (|) and folded (>) scalars are str: no implicit resolution
-            view = val_view(t, node)
-            if bits & val_plain:
-                value = seen_value(view, missing)
-                if value is missing:
-                    value = _plain(view)
-            else:
-                value = "" if view is None else view.tobytes().decode()
-        if bits & _KEY:
-            view = key_view(t, node)
-            key = (bits & key_plain and seen_key(view)) or _key(view, bool(bits & key_plain))
-            if key in container:
-                raise _Unsure  # a duplicate key: PyYAML keeps the last value
-            container[key] = value
+        value = known_value(after, values) if len(after) <= _VALUE_CHARS else values
+        # a remembered value is a one-line plain scalar: unless the next line may go on with it
+        if value is values or (i + 1 < count and lines[i + 1][column : column + 1] == " "):
+            value, i = _scalar(lines, i, after, column)
         else:
-            container.append(value)
-        if bits & container_bits:
-            count = children(t, node)
-            if count:
-                if not bits & _BLOCK or len(stack) >= MAX_DEPTH:
-                    raise _Unsure  # flow collections: YAML 1.1 and 1.2 plain scalars differ there
-                stack.append((container, left))
-                container, left = value, count
-    if seen & _BLOCK_SCALAR:
-        # a clipped block scalar at the very end without a line break: libyaml drops the final
-        # line break, ryml keeps one (`a: |\n  x` is 'x' in PyYAML, 'x\n' in ryml)
-        if bits & _BLOCK_SCALAR and not source.endswith(b"\n"):
-            raise _Unsure
-        if not all(_BLOCK_HEADER.match(header[1]) for header in _BLOCK_INDICATOR.finditer(source)):
-            raise _Unsure
+            i += 1
+        container[key] = value
+    if not root:
+        raise _Unsure  # nothing but comments and blank lines: PyYAML loads None
     return root

@@ -98,16 +98,25 @@ def split(text: str) -> tuple[str, str]:
 def _cut_utf8(raw: bytes) -> tuple[bytes, bytes] | None:
     """(YAML, body) as bytes, when ``decode(raw)`` and ``split`` surely cut the very same text.
 
-    That is: no BOM and no CR (decode changes nothing), the first line exactly ``---``, and
-    the first later line starting with ``---`` exactly ``---``; else None. UTF-8 keeps ASCII
-    bytes as they are, so these lines are the same in the bytes and in the text.
+    That is: the first line exactly ``---``, and the first later line starting with ``---``
+    exactly ``---``; else None. ``raw`` has no BOM and no CR (``_normalized``). UTF-8 keeps
+    ASCII bytes as they are, so these lines are the same in the bytes and in the text.
     """
-    if not raw.startswith(b"---\n") or b"\r" in raw:
+    if not raw.startswith(b"---\n"):
         return None
     fence = raw.find(b"\n---", 3)  # 3: the first line break, when the YAML is empty
     if fence < 0 or raw[fence + 4 : fence + 5] not in (b"\n", b""):
         return None
     return raw[4:fence], raw[fence + 5 :]
+
+
+def _normalized(raw: bytes) -> bytes:
+    """What ``decode`` does to the BOM and the line ends, on the bytes (the same text once decoded)."""
+    if raw.startswith(codecs.BOM_UTF8):
+        raw = raw[3:]
+    if b"\r" in raw:
+        raw = raw.replace(b"\r\n", b"\n").replace(b"\r", b"\n")
+    return raw
 
 
 def _first_line_starting(source: bytes, prefix: bytes) -> bytes | None:
@@ -121,33 +130,21 @@ def _first_line_starting(source: bytes, prefix: bytes) -> bytes | None:
     return source[start:] if end < 0 else source[start:end]
 
 
-def _load_utf8(text: str, raw: bytes) -> Document | None:
-    """The fast path on the bytes ``text`` was decoded from, or None to take the others."""
-    cut = _cut_utf8(raw)
-    # The characters are checked in the whole text, which is at hand: one in the body only
-    # sends the file the slower way, to the same result.
-    if cut is None or fastyaml.unsure(text, 4):
-        return None
-    source, body = cut
-    data = fastyaml.load_utf8(source)
-    return None if data is None else _document(data, source, body.decode())
-
-
 def load_raw(raw: bytes) -> Document | None:
-    """``load(decode(raw))`` straight from a file's bytes, when the line reader reads it; else None.
+    """``load(decode(raw))`` straight from a file's bytes, when the fast path reads it; else None.
 
-    Then decode and load: they answer for everything else, errors included. The text is never
-    built: ``fastyaml.load_lines`` decodes every value and checks everything else as ASCII, and
-    the body is decoded here, so bytes that are not UTF-8 give None as well.
+    Then decode and load: they answer for everything else, errors included. Only the front
+    matter and the body are decoded, so bytes that are not UTF-8 give None as well.
     """
+    raw = _normalized(raw)
     cut = _cut_utf8(raw)
-    if cut is None or fastyaml.unsure_utf8(raw):  # NUL, CR and the like: decode and load
+    if cut is None or fastyaml.unsure_utf8(raw):  # NUL and the like: decode and load
         return None
     source, body = cut
-    data = fastyaml.load_lines(source)
-    if data is None:
-        return None
     try:
+        data = fastyaml.load_checked(source.decode())
+        if data is None:
+            return None
         return _document(data, source, body.decode())
     except UnicodeDecodeError:
         return None
@@ -161,20 +158,14 @@ def _document(data: dict[Any, Any], source: bytes, body: str) -> Document:
     return Document(data, {}, {}, (), flag, body.strip("\n"), exact=False)
 
 
-def load(text: str, *, exact: bool = False, raw: bytes | None = None) -> Document:
+def load(text: str, *, exact: bool = False) -> Document:
     """Parse a record file's text with the YAML safe loader.
 
-    The fast path (rapidyaml, same values as PyYAML) knows no line numbers;
+    The fast path (``fastyaml``, same values as PyYAML) knows no line numbers;
     with ``exact`` PyYAML loads it, and records use that to report problems.
     Characters YAML does not allow in a document (C0 and C1 controls other
     than tab and line breaks, U+FFFE, U+FFFF) are removed first and counted.
-    ``raw``, the bytes ``text`` was decoded from, lets the fast path parse
-    them instead of slicing and encoding the text again.
     """
-    if not exact and raw is not None:
-        document = _load_utf8(text, raw)
-        if document is not None:
-            return document
     source, body = split(text)
     if not exact:
         data = fastyaml.load_mapping(source)

@@ -266,7 +266,7 @@ def _parse(path: str, raw: bytes, exact: bool) -> ParseResult:
     try:
         doc = None if exact else frontmatter.load_raw(raw)  # the usual record: not even decoded whole
         if doc is None:
-            doc = frontmatter.load(frontmatter.decode(raw), exact=exact, raw=raw)
+            doc = frontmatter.load(frontmatter.decode(raw), exact=exact)
     except frontmatter.FrontMatterError as e:
         return ParseResult(None, (Problem(path, e.message, e.line),))
     result = _check(path, doc)
