@@ -37,6 +37,7 @@ class Reading:
 
     delta: Delta
     parsed: int  # files read and parsed
+    same: int  # of those, files read again whose bytes were what the store had (a touched file)
     reused: int  # files taken as the store had them
     removed: int  # files gone since the last build
     problems: tuple[Problem, ...]  # of the folder itself (a folder that cannot be listed)
@@ -44,7 +45,7 @@ class Reading:
 
     @property
     def changed(self) -> bool:
-        return bool(self.parsed or self.removed or self.delta.entered or self.delta.left)
+        return bool(self.parsed > self.same or self.removed or self.delta.entered or self.delta.left)
 
 
 def parse_batch(jobs: list[tuple[str, str, int]]) -> list[tuple[Any, ...]]:
@@ -118,11 +119,11 @@ def read(
     changes = scan(source, store, workers, started)
     before = store.counts.files
     fresh: dict[str, bytes] = {}
-    parsed = removed = 0
+    parsed = removed = same = 0
     signatures = changes.signatures
 
     def take(batch: list[tuple[Any, ...]]) -> None:
-        nonlocal removed
+        nonlocal removed, same
         items: list[Parsed] = []
         vanished: list[str] = []
         for path, size, mtime, digest, problems, listing, packed in batch:
@@ -131,6 +132,8 @@ def read(
                 continue
             item = Parsed(path, size, mtime, digest, problems, listing)
             items.append(item)
+            if path in changes.known and changes.known[path].digest == digest:
+                same += 1  # the same bytes give the same listing and problems
             seen = seen_stats.get(path)
             folder = path.rpartition("/")[0]
             if seen == (-2, -2):  # listed without a stat: the signature is made of the stats taken here
@@ -161,7 +164,7 @@ def read(
     delta = store.visibility.update(now)
     removed += len(changes.removed)
     reused = before - len(changes.known) - len(changes.removed)
-    return Reading(delta, parsed, reused, removed, tuple(changes.problems), fresh)
+    return Reading(delta, parsed, same, reused, removed, tuple(changes.problems), fresh)
 
 
 def _parse(

@@ -124,6 +124,27 @@ def test_a_touched_but_unchanged_file_changes_nothing(tree: tuple[Path, Path, Pa
     assert snapshot(out) == before
 
 
+def test_files_rewritten_with_the_same_bytes_are_read_but_plan_nothing(
+    tree: tuple[Path, Path, Path], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """An exporter that writes every file again each run: each is read, and the build ends there."""
+    import feeds.publish as publish
+
+    seeds, out, cache = tree
+    build(seeds, out, SITE, NOW, cache_dir=cache)
+    before = snapshot(out)
+    for path in seeds.iterdir():
+        path.write_bytes(path.read_bytes())
+
+    def no_plan(*args: object, **kwargs: object) -> None:
+        raise AssertionError("planned although no record changed")
+
+    monkeypatch.setattr(publish, "plan", no_plan)
+    report = build(seeds, out, SITE, NOW, cache_dir=cache)
+    assert report.parsed == 6 and report.written == ()
+    assert snapshot(out) == before
+
+
 def test_an_edit_that_keeps_size_and_mtime_is_caught_while_it_is_racy(tree: tuple[Path, Path, Path]) -> None:
     """A coarse filesystem clock can give an edit the mtime of the version that was cached."""
     seeds, out, cache = tree
