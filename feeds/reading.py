@@ -27,6 +27,9 @@ from .store import Delta, Parsed, Store
 from .workers import Workers
 
 PARALLEL_FROM = 1_000  # files to parse before the worker processes pay off
+# Files a worker parses in one go: its results (about 2.5 KB a record) stay a few MB, however
+# large the folder; at 1M records unbounded batches of 62,500 held over 1 GB in flight.
+BATCH_FILES = 2_000
 
 Progress = Callable[[int, int], None]
 
@@ -184,7 +187,7 @@ def _parse(
                 progress(done + 1, len(jobs))
         return
     done = 0
-    for batch in workers.map(parse_batch, workers.batches(jobs, per_worker=8, smallest=50)):
+    for batch in workers.map(parse_batch, workers.batches(jobs, per_worker=8, smallest=50, largest=BATCH_FILES)):
         take(batch)
         done += len(batch)
         if progress:

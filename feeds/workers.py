@@ -46,13 +46,19 @@ class Workers:
             for future in [self._pool.submit(os.getpid) for _ in range(self.count)]:
                 future.result()
 
-    def batches(self, items: list[T], *, per_worker: int, smallest: int = 1) -> list[list[T]]:
-        """``items`` cut into about ``per_worker`` batches a worker (none smaller than ``smallest``).
+    def batches(
+        self, items: list[T], *, per_worker: int, smallest: int = 1, largest: int | None = None
+    ) -> list[list[T]]:
+        """``items`` cut into about ``per_worker`` batches a worker (none smaller than ``smallest``,
+        none larger than ``largest``).
 
         Enough batches that the workers finish close together, few enough that
-        handing them out costs little next to the work in each.
+        handing them out costs little next to the work in each; a bound on the
+        size keeps the results in flight small however many items there are.
         """
         size = max(smallest, len(items) // (max(self.count, 1) * per_worker), 1)
+        if largest is not None:
+            size = min(size, largest)
         return [items[start : start + size] for start in range(0, len(items), size)]
 
     def map(self, function: Callable[[T], R], items: Iterable[T]) -> Iterator[R]:

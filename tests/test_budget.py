@@ -15,7 +15,7 @@ from click.testing import CliRunner
 from feeds.cli import main
 from feeds.config import ConfigError, load_site
 from feeds.links import is_archive_page, is_feed_document
-from feeds.model import Format
+from feeds.model import Format, Site
 from feeds.publish import build
 
 from .conftest import NOW, SITE, make_record, tree, write_records
@@ -49,6 +49,21 @@ def ids(document: bytes, fmt: Format) -> list[str]:
     if fmt is Format.JSON:
         return [item["id"] for item in json.loads(document)["items"]]
     return [entry.id for entry in feedparser.parse(document).entries]
+
+
+def walked(out: Path, site: Site, fmt: Format) -> list[str]:
+    """The ids a client sees walking prev-archive (JSON Feed: next_url) from the "all" feed."""
+    seen: list[str] = []
+    url: str | None = site.url(f"all/{fmt.value}")
+    while url:
+        data = (out / url.removeprefix(site.base_url)).read_bytes()
+        seen += ids(data, fmt)
+        if fmt is Format.JSON:
+            url = json.loads(data).get("next_url")
+        else:
+            older = [link.href for link in feedparser.parse(data).feed.links if link.rel == "prev-archive"]
+            url = older[0] if older else None
+    return seen
 
 
 @pytest.fixture(scope="module")
@@ -98,16 +113,7 @@ def test_with_archives_the_entries_let_go_are_in_the_archive_pages_once(tmp_path
     site = replace(SITE, max_items=30, archives=True, archive_page_size=10, max_feed_bytes=BUDGET)
     out = tmp_path / "out"
     build(tmp_path / "records", out, site, NOW)
-    seen: list[str] = []
-    url: str | None = site.url(f"all/{fmt.value}")
-    while url:
-        data = (out / url.removeprefix(site.base_url)).read_bytes()
-        seen += ids(data, fmt)
-        if fmt is Format.JSON:
-            url = json.loads(data).get("next_url")
-        else:
-            older = [link.href for link in feedparser.parse(data).feed.links if link.rel == "prev-archive"]
-            url = older[0] if older else None
+    seen = walked(out, site, fmt)
     assert sorted(seen) == sorted(f"https://news.example.com/{n}" for n in range(60))
     assert len(seen) == 60
 
@@ -177,16 +183,7 @@ def test_a_cut_feed_with_room_for_every_entry_still_has_a_page_for_those_it_let_
     site = replace(SITE, max_items=30, archives=True, archive_page_size=10, max_feed_bytes=BUDGET)
     out = tmp_path / "out"
     build(tmp_path / "records", out, site, NOW)
-    seen: list[str] = []
-    url: str | None = site.url(f"all/{fmt.value}")
-    while url:
-        data = (out / url.removeprefix(site.base_url)).read_bytes()
-        seen += ids(data, fmt)
-        if fmt is Format.JSON:
-            url = json.loads(data).get("next_url")
-        else:
-            older = [link.href for link in feedparser.parse(data).feed.links if link.rel == "prev-archive"]
-            url = older[0] if older else None
+    seen = walked(out, site, fmt)
     assert sorted(seen) == sorted(f"https://news.example.com/{n}" for n in range(20))
 
 
