@@ -23,7 +23,7 @@ from .model import Listing, Problem, Provider, Record
 from .records import MAX_FILE_BYTES, ParseResult, parse_record, read_raw
 from .scan import Seen, join, scan, signature, walk
 from .selection import Shortlist
-from .store import Delta, Parsed, Store
+from .store import Delta, Parsed, Store, url_key
 from .workers import Workers
 
 PARALLEL_FROM = 1_000  # files to parse before the worker processes pay off
@@ -81,11 +81,16 @@ def parse_batch(jobs: list[tuple[str, str, int]]) -> list[tuple[Any, ...]]:
             out.append((path, size, mtime, digest, problems, None, b""))
             continue
         packed = marshal.dumps(encode_record(record))
-        out.append((path, size, mtime, digest, problems, _listing_values(record), packed))
+        out.append((path, size, mtime, digest, problems, listing_values(record), packed))
     return out
 
 
-def _listing_values(record: Record) -> tuple[Any, ...]:
+def listing_values(record: Record) -> tuple[Any, ...]:
+    """A record's listing as plain values, as a worker sends it and the store takes it.
+
+    (url, time in microseconds, published, topics, (provider name, key, URL), URL key); the key
+    is worked out here, in the worker, rather than in the process that fills the store.
+    """
     provider = record.provider
     return (
         record.url,
@@ -93,17 +98,17 @@ def _listing_values(record: Record) -> tuple[Any, ...]:
         record.is_published,
         record.topics,
         (provider.name, provider.key, provider.url),
+        url_key(record.url),
     )
 
 
-def _listing(root: str, parsed: Parsed, providers: dict[tuple[str, str, str], Provider]) -> Listing:
-    """The listing of a parsed file; ``providers`` shares equal providers between listings."""
-    assert parsed.listing is not None
-    url, micros, is_published, topics, fields = parsed.listing
+def _listing(full: str, values: tuple[Any, ...], providers: dict[tuple[str, str, str], Provider]) -> Listing:
+    """The listing of the file at ``full`` from its values; ``providers`` shares equal providers between listings."""
+    url, micros, is_published, topics, fields, _ = values
     provider = providers.get(fields)
     if provider is None:
         provider = providers[fields] = Provider(*fields)
-    return Listing(join(root, parsed.path), url, from_micros(micros), is_published, topics, provider)
+    return Listing(full, url, from_micros(micros), is_published, topics, provider)
 
 
 def read(
@@ -148,7 +153,7 @@ def read(
             full = join(root, path)
             fresh[full] = packed
             if shortlist is not None:
-                for dropped in shortlist.offer(_listing(root, item, providers)):
+                for dropped in shortlist.offer(_listing(full, listing, providers)):
                     fresh.pop(dropped, None)
         known_vanished = [path for path in vanished if path in changes.known]
         store.files.change(items, known_vanished, changes.known)

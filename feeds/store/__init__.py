@@ -10,6 +10,18 @@ from the records, never publishing what was read.
 
 from .database import Store, discard
 from .rows import Counts, Delta, Entry, Group, Parsed, StoreDamaged, StoredFile
-from .schema import FILE
+from .schema import FILE, url_key
 
-__all__ = ["FILE", "Counts", "Delta", "Entry", "Group", "Parsed", "Store", "StoreDamaged", "StoredFile", "discard"]
+__all__ = [
+    "FILE",
+    "Counts",
+    "Delta",
+    "Entry",
+    "Group",
+    "Parsed",
+    "Store",
+    "StoreDamaged",
+    "StoredFile",
+    "discard",
+    "url_key",
+]

@@ -11,7 +11,7 @@ from ..model import FeedKind
 from ..selection import topic_key
 from .groups import Groups, listing_checksum
 from .rows import Counts, Parsed, StoredFile
-from .schema import SEPARATOR, url_key
+from .schema import SEPARATOR
 from .visibility import Visibility, _rows
 
 if TYPE_CHECKING:
@@ -26,9 +26,11 @@ class Files:
         self.db: sqlite3.Connection = store.db
         self.groups = groups
         self.visibility = visibility
-        # Per build: each provider's (id, group id, name as JSON) and each topic spelling's (group id, name as JSON)
+        # Per build: each provider's (id, group id, name as JSON), each topic spelling's (group id, name as
+        # JSON) and each topics tuple's pieces of the JSON (see _shape)
         self._providers: dict[tuple[str, str, str], tuple[int, int, str]] = {}
         self._topics: dict[str, tuple[int, str]] = {}
+        self._topics_of: dict[tuple[str, ...], tuple[str, str, str]] = {}
         self._everything: int | None = None
 
     def signatures(self) -> dict[str, bytes | None]:
@@ -106,37 +108,48 @@ class Files:
         keys: list[int] = []
         if self._everything is None:
             self._everything = self.groups.id(FeedKind.ALL, "")
-        for file, (url, micros, is_published, topics, provider) in listings:
-            key = url_key(url)
+        everything = self._everything
+        for file, (url, micros, is_published, topics, provider, key) in listings:
             keys.append(key)
-            provider_id, joined, groups, names = self._shape(provider, topics)
+            by = self._providers.get(provider) or self._provider(provider)
+            joined, topic_groups, topic_names = self._topics_of.get(topics) or self._shape(topics)
+            groups = f"[{everything},{by[1]}{topic_groups}]"
+            names = f"[{by[2]}{topic_names}]"
             flag = int(is_published)
-            check = listing_checksum(url, micros, flag, provider_id, joined, groups, names)
-            rows.append((file, url, key, micros, flag, provider_id, joined, groups, names, check))
+            check = listing_checksum(url, micros, flag, by[0], joined, groups, names)
+            rows.append((file, url, key, micros, flag, by[0], joined, groups, names, check))
         self.visibility.affect(keys)
         self.db.executemany("INSERT INTO listings VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, 0, ?)", rows)
 
-    def _shape(self, provider: tuple[str, str, str], topics: tuple[str, ...]) -> tuple[int, str, str, str]:
-        """(provider id, topics joined, groups as JSON, names as JSON) of a listing by this provider on these topics.
+    def _provider(self, provider: tuple[str, str, str]) -> tuple[int, int, str]:
+        """(provider id, its group's id, ``[group, name]`` in JSON) of a provider, worked out once a build."""
+        group = self.groups.id(FeedKind.PROVIDER, provider[1])
+        found = self._providers[provider] = (self.groups.provider_id(provider), group, _pair(group, provider[0]))
+        return found
 
-        Each provider and each spelling is worked out once a build (a few thousand stand for millions of
-        listings); the JSON is put together from their pieces.
+    def _shape(self, topics: tuple[str, ...]) -> tuple[str, str, str]:
+        """(the spellings joined, ``,id`` of each topic group, ``,[id, spelling]`` of each spelling) of a topics tuple.
+
+        Worked out once for each tuple (at 100k records, 15k tuples stand for 100k listings) and
+        put together with the provider's pieces into the listing's JSON.
         """
-        by = self._providers.get(provider)
-        if by is None:
-            group = self.groups.id(FeedKind.PROVIDER, provider[1])
-            by = self._providers[provider] = (self.groups.provider_id(provider), group, _pair(group, provider[0]))
-        groups = [self._everything, by[1]]
-        names = [by[2]]
+        groups: dict[int, None] = {}
+        names: list[str] = []
         for spelling in topics:
             topic = self._topics.get(spelling)
             if topic is None:
                 group = self.groups.id(FeedKind.TOPIC, topic_key(spelling))
                 topic = self._topics[spelling] = (group, _pair(group, spelling))
+            groups[topic[0]] = None  # spellings of one topic are one group
             names.append(topic[1])
-            if topic[0] not in groups:
-                groups.append(topic[0])
-        return by[0], SEPARATOR.join(topics), f"[{','.join(map(str, groups))}]", f"[{','.join(names)}]"
+        if len(self._topics_of) >= 65_536:
+            self._topics_of.clear()  # a bound for folders of endless topic mixes
+        shape = self._topics_of[topics] = (
+            SEPARATOR.join(topics),
+            "".join(f",{group}" for group in groups),
+            "".join(f",{name}" for name in names),
+        )
+        return shape
 
 
 def _pair(group: int, name: str) -> str:

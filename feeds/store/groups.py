@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import sqlite3
+import zlib
 from typing import Any
 
 from ..codec import from_micros
@@ -15,7 +16,9 @@ _NUMBER = {kind: number for number, kind in enumerate(KINDS)}
 
 
 def listing_checksum(url: str, micros: int, published: int, provider: int, topics: str, groups: str, names: str) -> int:
-    return checksum(url, micros, published, provider, topics, groups, names)
+    """``checksum`` of these values, its text put together at once (one is made for each file read)."""
+    text = f"{url}\x1f{micros}\x1f{published}\x1f{provider}\x1f{topics}\x1f{groups}\x1f{names}"
+    return zlib.crc32(text.encode("utf-8", "surrogatepass"))
 
 
 class Groups:

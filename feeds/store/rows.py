@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, NamedTuple
 
 from ..model import FeedKind, Listing
 
@@ -22,16 +22,19 @@ class StoredFile:
     digest: bytes
 
 
-@dataclass(frozen=True, slots=True)
-class Parsed:
-    """One record file read and parsed (in a worker): what the store keeps of it."""
+class Parsed(NamedTuple):
+    """One record file read and parsed (in a worker): what the store keeps of it.
+
+    A named tuple, not a frozen dataclass: one is made for every file read, and it is made
+    in a third of the time (0.3 against 1.1 us).
+    """
 
     path: str  # relative to the records folder
     size: int
     mtime: int
     digest: bytes
     problems: bytes | None  # marshalled; None when there are none
-    listing: tuple[Any, ...] | None  # the listing as codec.encode_listing packs it; None: rejected
+    listing: tuple[Any, ...] | None  # the listing as reading.listing_values packs it; None: rejected
 
 
 @dataclass(frozen=True, slots=True)
