@@ -64,7 +64,9 @@ CREATE INDEX IF NOT EXISTS listings_by_time ON listings (published, time);
 
 # Scratch tables of one connection: the files and URLs a step works on.
 SCRATCH = """
+CREATE TEMP TABLE IF NOT EXISTS settling (file INTEGER PRIMARY KEY, should INTEGER NOT NULL);
 CREATE TEMP TABLE IF NOT EXISTS moving (file INTEGER PRIMARY KEY);
+CREATE TEMP TABLE IF NOT EXISTS moving_groups (grp INTEGER NOT NULL, time INTEGER NOT NULL, file INTEGER NOT NULL);
 CREATE TEMP TABLE IF NOT EXISTS affected (url_key INTEGER PRIMARY KEY);
 """
 

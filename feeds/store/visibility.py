@@ -31,8 +31,6 @@ SELECT file, should FROM (
     FROM listings l JOIN files f ON f.id = l.file {where}
 ) WHERE should != visible
 """
-# Each (group id, listing) of the listings that move: a row per group each one is in.
-_OF_MOVING = "FROM moving mv JOIN listings l ON l.file = mv.file, json_each(l.groups) mo"
 
 
 class Visibility:
@@ -53,7 +51,10 @@ class Visibility:
 
     def retract(self, files: Sequence[int]) -> None:
         """Take these listings out of the visible set, if they are in it (before their rows go)."""
-        self._move([file for file, flag in _rows(self.db, "SELECT file, visible FROM listings", files) if flag], -1)
+        visible = [file for file, flag in _rows(self.db, "SELECT file, visible FROM listings", files) if flag]
+        self.db.execute("DELETE FROM moving")
+        self.db.executemany("INSERT INTO moving VALUES (?)", ((file,) for file in visible))
+        self._move(len(visible), -1)
 
     def update(self, now: datetime) -> Delta:
         """Settle the visible set as of ``now`` for the URLs at hand and those whose time came (or went)."""
@@ -69,9 +70,12 @@ class Visibility:
             )
         self.store.set_meta("now", str(micros))
         where = "" if self.everything else "WHERE l.url_key IN (SELECT url_key FROM affected)"
-        changed = self.db.execute(_WINNERS.format(where=where), {"now": micros}).fetchall()
-        self._move([file for file, should in changed if not should], -1)
-        self._move([file for file, should in changed if should], +1)
+        self.db.execute("DELETE FROM settling")
+        self.db.execute(f"INSERT INTO settling {_WINNERS.format(where=where)}", {"now": micros})
+        for should, step in ((0, -1), (1, +1)):
+            self.db.execute("DELETE FROM moving")
+            moved = self.db.execute("INSERT INTO moving SELECT file FROM settling WHERE should = ?", (should,)).rowcount
+            self._move(moved, step)
         self.db.execute("DELETE FROM affected")
         counts = self.store.counts
         self.store.set_counts(
@@ -83,25 +87,30 @@ class Visibility:
         self.everything = False
         return delta
 
-    def _move(self, files: Sequence[int], step: int) -> None:
-        """Put these listings into the visible set (``step`` 1) or take them out (-1)."""
-        if not files:
+    def _move(self, moved: int, step: int) -> None:
+        """Put the ``moved`` listings of table ``moving`` into the visible set (``step`` 1) or take them out (-1)."""
+        if not moved:
             return
-        self.db.execute("DELETE FROM moving")
-        self.db.executemany("INSERT INTO moving VALUES (?)", ((file,) for file in files))
-        groups = self.db.execute(f"SELECT mo.value, count(*), min(l.time) {_OF_MOVING} GROUP BY mo.value").fetchall()
+        # Each (group, time, file) of the listings that move, a row per group each one is in, read
+        # out of their JSON once for the counts and the members both.
+        self.db.execute("DELETE FROM moving_groups")
+        self.db.execute(
+            "INSERT INTO moving_groups SELECT mo.value, l.time, l.file"
+            " FROM moving mv JOIN listings l ON l.file = mv.file, json_each(l.groups) mo"
+        )
+        groups = self.db.execute("SELECT grp, count(*), min(time) FROM moving_groups GROUP BY grp").fetchall()
         for group, _, oldest in groups:
             if group not in self._before:
                 (self._before[group],) = self.db.execute("SELECT visible FROM groups WHERE id = ?", (group,)).fetchone()
             self._oldest[group] = min(self._oldest.get(group, oldest), oldest)
         if step > 0:
-            self.db.execute(f"INSERT INTO members SELECT mo.value, l.time, l.file {_OF_MOVING}")
-            self._entered += len(files)
+            self.db.execute("INSERT INTO members SELECT grp, time, file FROM moving_groups")
+            self._entered += moved
         else:
-            rows = self.db.execute(f"SELECT mo.value, l.time, l.file {_OF_MOVING}").fetchall()
+            rows = self.db.execute("SELECT grp, time, file FROM moving_groups").fetchall()
             self.db.executemany("DELETE FROM members WHERE grp = ? AND time = ? AND file = ?", rows)
-            self._left += len(files)
-        self._visible += step * len(files)
+            self._left += moved
+        self._visible += step * moved
         self.db.executemany(
             "UPDATE groups SET visible = visible + ?1, checksum = checksum(kind, key, visible + ?1) WHERE id = ?2",
             ((step * count, group) for group, count, _ in groups),
