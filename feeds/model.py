@@ -117,6 +117,27 @@ class Record:
     def listing(self) -> Listing:
         return Listing(self.path, self.url, self.published_at, self.is_published, self.topics, self.provider)
 
+    def __hash__(self) -> int:
+        """The hash of the fields, worked out once, as a str keeps its own.
+
+        Records key the renderers' memos (each is rendered for about four feeds, in two or
+        three formats); hashed afresh each time, the walk over its images and related links
+        was 5% of rendering.
+        """
+        found: int | None = self.__dict__.get("_hash")
+        if found is None:
+            fields = (self.path, self.title, self.url, self.published_at, self.is_published, self.provider)
+            found = hash((*fields, self.excerpt, self.topics, self.images, self.related, self.category))
+            object.__setattr__(self, "_hash", found)
+        return found
+
+    def __getstate__(self) -> dict[str, object]:
+        """What pickling keeps (a record goes to a worker to be rendered): the fields, not the hash,
+        which only this process's string hashing makes."""
+        state = dict(self.__dict__)
+        state.pop("_hash", None)
+        return state
+
 
 @dataclass(frozen=True, slots=True)
 class Listing:
