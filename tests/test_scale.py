@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import marshal
 import os
+import pickle
 import sqlite3
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
@@ -20,6 +21,8 @@ from feeds.publish import build, documents
 from feeds.reading import read_records
 from feeds.selection import Shortlist, topic_key
 from feeds.store import FILE
+from feeds.store.groups import listing_checksum
+from feeds.store.schema import checksum
 
 from .conftest import DATA, NOW, SEEDS, documents_of, make_record, record_file
 
@@ -31,6 +34,20 @@ def test_every_seed_and_quirk_record_survives_the_codec_exactly() -> None:
     assert len(records) > 40
     for record in records:
         assert decode_record(marshal.loads(marshal.dumps(encode_record(record))), record.path) == record
+
+
+@given(st.tuples(st.text(), st.integers(), st.integers(0, 1), st.integers(), st.text(), st.text(), st.text()))
+def test_a_listing_checksum_is_the_checksum_of_its_values(values: tuple[str, int, int, int, str, str, str]) -> None:
+    assert listing_checksum(*values) == checksum(*values)
+
+
+def test_a_record_hashes_as_its_fields_however_it_travels() -> None:
+    record = make_record(related=(RelatedLink("https://b.example/", "B"),))
+    twin = replace(record)
+    assert twin is not record and hash(twin) == hash(record) and twin == record
+    travelled = pickle.loads(pickle.dumps(record))
+    assert travelled == record and {record: 1}[travelled] == 1
+    assert replace(record, title="Other") != record
 
 
 @given(st.datetimes(min_value=datetime(1970, 1, 1), timezones=st.just(UTC)))  # noqa: DTZ001 - bounds are naive
