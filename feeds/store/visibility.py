@@ -52,9 +52,7 @@ class Visibility:
     def retract(self, files: Sequence[int]) -> None:
         """Take these listings out of the visible set, if they are in it (before their rows go)."""
         visible = [file for file, flag in _rows(self.db, "SELECT file, visible FROM listings", files) if flag]
-        self.db.execute("DELETE FROM moving")
-        self.db.executemany("INSERT INTO moving VALUES (?)", ((file,) for file in visible))
-        self._move(len(visible), -1)
+        self._move(self._moving("INSERT INTO moving VALUES (?)", [(file,) for file in visible]), -1)
 
     def update(self, now: datetime) -> Delta:
         """Settle the visible set as of ``now`` for the URLs at hand and those whose time came (or went)."""
@@ -73,9 +71,7 @@ class Visibility:
         self.db.execute("DELETE FROM settling")
         self.db.execute(f"INSERT INTO settling {_WINNERS.format(where=where)}", {"now": micros})
         for should, step in ((0, -1), (1, +1)):
-            self.db.execute("DELETE FROM moving")
-            moved = self.db.execute("INSERT INTO moving SELECT file FROM settling WHERE should = ?", (should,)).rowcount
-            self._move(moved, step)
+            self._move(self._moving("INSERT INTO moving SELECT file FROM settling WHERE should = ?", [(should,)]), step)
         self.db.execute("DELETE FROM affected")
         counts = self.store.counts
         self.store.set_counts(
@@ -86,6 +82,13 @@ class Visibility:
         self._entered = self._left = self._visible = 0
         self.everything = False
         return delta
+
+    def _moving(self, insert: str, rows: list[tuple[int]]) -> int:
+        """Fill table ``moving`` anew by ``insert`` (run once for each of ``rows``); how many listings are in it."""
+        self.db.execute("DELETE FROM moving")
+        self.db.executemany(insert, rows)
+        (count,) = self.db.execute("SELECT count(*) FROM moving").fetchone()
+        return int(count)
 
     def _move(self, moved: int, step: int) -> None:
         """Put the ``moved`` listings of table ``moving`` into the visible set (``step`` 1) or take them out (-1)."""
