@@ -34,6 +34,11 @@ MAX_DEPTH: Final = 16  # records are 3 levels deep; deeper documents go to PyYAM
 # frontmatter refuses documents of over 100,000 values (keys count too); a line makes at most
 # two, so larger documents go to PyYAML and that check
 MAX_NODES: Final = 50_000
+# The heads of key lines read before: the line up to ": " (or its last ":"), as (indentation,
+# the key's column, the key); the column differs from the indentation after "- ". Exporters
+# write the same few dozen heads in every record, and one lookup stands for stripping the
+# line, finding its dash and checking its key.
+_HEADS: dict[str, tuple[int, int, str]] = {}
 
 # Anything but LF and what YAML 1.1 calls printable and not a line break (yaml/reader.py
 # NON_PRINTABLE): no tab (a separator with rules of its own), CR, NEL, LS, PS (line breaks in
@@ -119,77 +124,117 @@ def _read(text: str) -> dict[str, Any]:
     pending: Any = None  # the collection whose last entry had nothing after ":" or "-"
     pending_key = ""
     value: Any
-    known_key, known_value, values = KEYS.get, VALUES.get, VALUES
+    known_key, known_value, values, known_head = KEYS.get, VALUES.get, VALUES, _HEADS.get
     i = 0
     while i < count:
         line = lines[i]
-        stripped = line.lstrip(" ")
-        if not stripped or stripped[0] == "#":  # a blank line or a comment
-            i += 1
-            continue
-        indent = len(line) - len(stripped)
-        dash = stripped[0] == "-" and (len(stripped) == 1 or stripped[1] == " ")
-        if pending is not None:  # the line after `key:` or `-`
-            if indent > column and not dash and stripped[0] not in "|>" and not _is_key_line(stripped):
-                value, i = scalar(lines, i, stripped, column)  # the value starts on the next line
-                if type(pending) is dict:
-                    pending[pending_key] = value
-                else:
-                    pending[-1] = value
+        line_head, colon, after = line.partition(": ")
+        if not colon:
+            line_head = line[:-1] if line[-1:] == ":" else ""  # `key:`, or no key at all
+        head_of = known_head(line_head)
+        if head_of is not None:  # `key: ...` or `- key: ...` whose head was read before: the usual line
+            indent, key_column, key = head_of
+            dash = key_column != indent
+            if pending is not None:  # the line after `key:` or `-`: a key there opens a collection
+                if indent > column or (dash and indent == column and type(pending) is dict):
+                    value = [] if dash else {}
+                    if type(pending) is dict:
+                        pending[pending_key] = value
+                    else:
+                        pending[-1] = value
+                    stack.append((container, column))
+                    if len(stack) > MAX_DEPTH:
+                        raise Unsure
+                    container, column = value, indent
                 pending = None
-                continue
-            if indent > column or (dash and indent == column and type(pending) is dict):
-                value = [] if dash else {}
-                if type(pending) is dict:
-                    pending[pending_key] = value
-                else:
-                    pending[-1] = value
+            while indent < column:
+                container, column = stack.pop()
+            if indent != column:
+                raise Unsure
+            if dash:
+                if type(container) is not list:
+                    raise Unsure
+                value = {}  # `- key: ...` starts a mapping at the key's column
+                container.append(value)
                 stack.append((container, column))
                 if len(stack) > MAX_DEPTH:
                     raise Unsure
-                container, column = value, indent
-            pending = None
-        while indent < column:
-            container, column = stack.pop()
-        if indent != column:
-            raise Unsure
-        if dash:
-            if type(container) is not list:
-                raise Unsure
-            rest = stripped[1:].lstrip(" ")
-            if not rest or rest[0] == "#":  # `-` alone: null, or a nested block below
-                container.append(None)
-                pending = container
-                i += 1
-                continue
-            head, colon, after = rest.partition(": ")
-            if not colon and rest[-1] == ":":
-                head, colon, after = rest[:-1], ":", ""
-            if not colon or not (known_key(head) or KEY.match(head)):
-                value = known_value(rest, values) if len(rest) <= VALUE_CHARS else values
-                if value is values or (i + 1 < count and lines[i + 1][column : column + 1] == " "):
-                    value, i = scalar(lines, i, rest, column)
-                else:
-                    i += 1
-                container.append(value)
-                continue
-            value = {}  # `- key: ...` starts a mapping at the key's column
-            container.append(value)
-            stack.append((container, column))
-            if len(stack) > MAX_DEPTH:
-                raise Unsure
-            container, column = value, indent + len(stripped) - len(rest)
-        else:
-            if type(container) is not dict:
+                container, column = value, key_column
+            elif type(container) is not dict:
                 container, column = stack.pop()  # the end of an indentless sequence, if it is one
                 if indent != column or type(container) is not dict:
                     raise Unsure
-            head, colon, after = stripped.partition(": ")
-            if not colon:
-                if stripped[-1] != ":":
+        else:
+            stripped = line.lstrip(" ")
+            if not stripped or stripped[0] == "#":  # a blank line or a comment
+                i += 1
+                continue
+            indent = len(line) - len(stripped)
+            dash = stripped[0] == "-" and (len(stripped) == 1 or stripped[1] == " ")
+            if pending is not None:  # the line after `key:` or `-`
+                if indent > column and not dash and stripped[0] not in "|>" and not _is_key_line(stripped):
+                    value, i = scalar(lines, i, stripped, column)  # the value starts on the next line
+                    if type(pending) is dict:
+                        pending[pending_key] = value
+                    else:
+                        pending[-1] = value
+                    pending = None
+                    continue
+                if indent > column or (dash and indent == column and type(pending) is dict):
+                    value = [] if dash else {}
+                    if type(pending) is dict:
+                        pending[pending_key] = value
+                    else:
+                        pending[-1] = value
+                    stack.append((container, column))
+                    if len(stack) > MAX_DEPTH:
+                        raise Unsure
+                    container, column = value, indent
+                pending = None
+            while indent < column:
+                container, column = stack.pop()
+            if indent != column:
+                raise Unsure
+            if dash:
+                if type(container) is not list:
                     raise Unsure
-                head, after = stripped[:-1], ""
-        key = known_key(head) or checked_key(head)
+                rest = stripped[1:].lstrip(" ")
+                if not rest or rest[0] == "#":  # `-` alone: null, or a nested block below
+                    container.append(None)
+                    pending = container
+                    i += 1
+                    continue
+                head, colon, after = rest.partition(": ")
+                if not colon and rest[-1] == ":":
+                    head, colon, after = rest[:-1], ":", ""
+                if not colon or not (known_key(head) or KEY.match(head)):
+                    value = known_value(rest, values) if len(rest) <= VALUE_CHARS else values
+                    if value is values or (i + 1 < count and lines[i + 1][column : column + 1] == " "):
+                        value, i = scalar(lines, i, rest, column)
+                    else:
+                        i += 1
+                    container.append(value)
+                    continue
+                value = {}  # `- key: ...` starts a mapping at the key's column
+                container.append(value)
+                stack.append((container, column))
+                if len(stack) > MAX_DEPTH:
+                    raise Unsure
+                container, column = value, indent + len(stripped) - len(rest)
+            else:
+                if type(container) is not dict:
+                    container, column = stack.pop()  # the end of an indentless sequence, if it is one
+                    if indent != column or type(container) is not dict:
+                        raise Unsure
+                head, colon, after = stripped.partition(": ")
+                if not colon:
+                    if stripped[-1] != ":":
+                        raise Unsure
+                    head, after = stripped[:-1], ""
+            key = known_key(head) or checked_key(head)
+            if len(_HEADS) >= 10_000:
+                _HEADS.clear()
+            _HEADS[line_head] = (indent, column, key)  # this line's head, read the same way next time
         if key in container:
             raise Unsure  # a duplicate key: PyYAML keeps the last value
         if after and after[0] == " ":
