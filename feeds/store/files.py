@@ -58,11 +58,15 @@ class Files:
         counts = self.store.counts
         files, published, unpublished = counts.files, counts.published, counts.unpublished
         gone = [row[0] for path in removed if (row := self._id(path)) is not None]
-        replaced = [
-            known[item.path].id
-            for item in parsed
-            if item.path in known and (item.digest != known[item.path].digest or not item.digest)
-        ]
+        replaced = (
+            [
+                known[item.path].id
+                for item in parsed
+                if item.path in known and (item.digest != known[item.path].digest or not item.digest)
+            ]
+            if known
+            else []
+        )
         old = [*gone, *replaced]
         for _, key, is_published in _rows(self.db, "SELECT file, url_key, published FROM listings", old):  # type: ignore[misc]
             self.visibility.affect((key,))
@@ -76,20 +80,19 @@ class Files:
         new_files: list[tuple[Any, ...]] = []
         updated: list[tuple[Any, ...]] = []
         listings: list[tuple[Any, ...]] = []
-        for item in parsed:
-            stored = known.get(item.path)
+        for path, size, mtime, digest, problems, listing in parsed:
+            stored = known.get(path)
             if stored is None:
                 id, next_id = next_id, next_id + 1
-                folder = item.path.rpartition("/")[0]
-                new_files.append((id, item.path, folder, item.size, item.mtime, item.digest, item.problems))
+                new_files.append((id, path, path.rpartition("/")[0], size, mtime, digest, problems))
             else:
                 id = stored.id
-                updated.append((item.size, item.mtime, item.digest, item.problems, id))
-                if item.digest == stored.digest and item.digest:
+                updated.append((size, mtime, digest, problems, id))
+                if digest == stored.digest and digest:
                     continue  # the same bytes: the same listing
-            if item.listing is not None:
-                listings.append((id, item.listing))
-                if item.listing[2]:
+            if listing is not None:
+                listings.append((id, listing))
+                if listing[2]:
                     published += 1
                 else:
                     unpublished += 1

@@ -21,11 +21,12 @@ if TYPE_CHECKING:
     from .database import Store
 
 # For each listing of the URLs at hand: whether it should be visible, when that differs from whether it is.
+# (Partitioned by the URL's key first: the sort then compares numbers before it compares texts.)
 _WINNERS = """
 SELECT file, should FROM (
     SELECT l.file, l.visible, (
         l.published = 1 AND l.time <= :now AND row_number() OVER (
-            PARTITION BY l.url ORDER BY (l.published = 1 AND l.time <= :now) DESC, l.time DESC, f.path DESC
+            PARTITION BY l.url_key, l.url ORDER BY (l.published = 1 AND l.time <= :now) DESC, l.time DESC, f.path DESC
         ) = 1
     ) AS should
     FROM listings l JOIN files f ON f.id = l.file {where}
