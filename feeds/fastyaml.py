@@ -133,6 +133,7 @@ def _read(text: str) -> dict[str, Any]:
             line_head = line[:-1] if line[-1:] == ":" else ""  # `key:`, or no key at all
         head_of = known_head(line_head)
         if head_of is not None:  # `key: ...` or `- key: ...` whose head was read before: the usual line
+            # The general branch's steps for such a line, less the checks its head passed when first read
             indent, key_column, key = head_of
             dash = key_column != indent
             if pending is not None:  # the line after `key:` or `-`: a key there opens a collection
