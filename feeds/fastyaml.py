@@ -133,38 +133,8 @@ def _read(text: str) -> dict[str, Any]:
             line_head = line[:-1] if line[-1:] == ":" else ""  # `key:`, or no key at all
         head_of = known_head(line_head)
         if head_of is not None:  # `key: ...` or `- key: ...` whose head was read before: the usual line
-            # The general branch's steps for such a line, less the checks its head passed when first read
-            indent, key_column, key = head_of
+            indent, key_column, key = head_of  # and the checks below its head passed when first read
             dash = key_column != indent
-            if pending is not None:  # the line after `key:` or `-`: a key there opens a collection
-                if indent > column or (dash and indent == column and type(pending) is dict):
-                    value = [] if dash else {}
-                    if type(pending) is dict:
-                        pending[pending_key] = value
-                    else:
-                        pending[-1] = value
-                    stack.append((container, column))
-                    if len(stack) > MAX_DEPTH:
-                        raise Unsure
-                    container, column = value, indent
-                pending = None
-            while indent < column:
-                container, column = stack.pop()
-            if indent != column:
-                raise Unsure
-            if dash:
-                if type(container) is not list:
-                    raise Unsure
-                value = {}  # `- key: ...` starts a mapping at the key's column
-                container.append(value)
-                stack.append((container, column))
-                if len(stack) > MAX_DEPTH:
-                    raise Unsure
-                container, column = value, key_column
-            elif type(container) is not dict:
-                container, column = stack.pop()  # the end of an indentless sequence, if it is one
-                if indent != column or type(container) is not dict:
-                    raise Unsure
         else:
             stripped = line.lstrip(" ")
             if not stripped or stripped[0] == "#":  # a blank line or a comment
@@ -172,33 +142,40 @@ def _read(text: str) -> dict[str, Any]:
                 continue
             indent = len(line) - len(stripped)
             dash = stripped[0] == "-" and (len(stripped) == 1 or stripped[1] == " ")
-            if pending is not None:  # the line after `key:` or `-`
-                if indent > column and not dash and stripped[0] not in "|>" and not _is_key_line(stripped):
-                    value, i = scalar(lines, i, stripped, column)  # the value starts on the next line
-                    if type(pending) is dict:
-                        pending[pending_key] = value
-                    else:
-                        pending[-1] = value
-                    pending = None
-                    continue
-                if indent > column or (dash and indent == column and type(pending) is dict):
-                    value = [] if dash else {}
-                    if type(pending) is dict:
-                        pending[pending_key] = value
-                    else:
-                        pending[-1] = value
-                    stack.append((container, column))
-                    if len(stack) > MAX_DEPTH:
-                        raise Unsure
-                    container, column = value, indent
+            if (
+                pending is not None
+                and indent > column
+                and not dash
+                and stripped[0] not in "|>"
+                and not _is_key_line(stripped)
+            ):
+                value, i = scalar(lines, i, stripped, column)  # the value of `key:` or `-` starts on this line
+                if type(pending) is dict:
+                    pending[pending_key] = value
+                else:
+                    pending[-1] = value
                 pending = None
-            while indent < column:
-                container, column = stack.pop()
-            if indent != column:
-                raise Unsure
-            if dash:
-                if type(container) is not list:
+                continue
+        if pending is not None:  # the line after `key:` or `-`
+            if indent > column or (dash and indent == column and type(pending) is dict):
+                value = [] if dash else {}
+                if type(pending) is dict:
+                    pending[pending_key] = value
+                else:
+                    pending[-1] = value
+                stack.append((container, column))
+                if len(stack) > MAX_DEPTH:
                     raise Unsure
+                container, column = value, indent
+            pending = None
+        while indent < column:
+            container, column = stack.pop()
+        if indent != column:
+            raise Unsure
+        if dash:
+            if type(container) is not list:
+                raise Unsure
+            if head_of is None:
                 rest = stripped[1:].lstrip(" ")
                 if not rest or rest[0] == "#":  # `-` alone: null, or a nested block below
                     container.append(None)
@@ -216,17 +193,19 @@ def _read(text: str) -> dict[str, Any]:
                         i += 1
                     container.append(value)
                     continue
-                value = {}  # `- key: ...` starts a mapping at the key's column
-                container.append(value)
-                stack.append((container, column))
-                if len(stack) > MAX_DEPTH:
-                    raise Unsure
-                container, column = value, indent + len(stripped) - len(rest)
-            else:
-                if type(container) is not dict:
-                    container, column = stack.pop()  # the end of an indentless sequence, if it is one
-                    if indent != column or type(container) is not dict:
-                        raise Unsure
+                key_column = indent + len(stripped) - len(rest)
+            value = {}  # `- key: ...` starts a mapping at the key's column
+            container.append(value)
+            stack.append((container, column))
+            if len(stack) > MAX_DEPTH:
+                raise Unsure
+            container, column = value, key_column
+        elif type(container) is not dict:
+            container, column = stack.pop()  # the end of an indentless sequence, if it is one
+            if indent != column or type(container) is not dict:
+                raise Unsure
+        if head_of is None:
+            if not dash:
                 head, colon, after = stripped.partition(": ")
                 if not colon:
                     if stripped[-1] != ":":
