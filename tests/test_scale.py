@@ -20,7 +20,7 @@ from feeds.model import Provider, RelatedLink, Site
 from feeds.publish import build, documents
 from feeds.reading import read_records
 from feeds.selection import Shortlist, topic_key
-from feeds.store import FILE
+from feeds.store import FILE, Parsed, Store, url_key
 from feeds.store.groups import listing_checksum
 from feeds.store.schema import checksum
 
@@ -193,3 +193,57 @@ def test_the_cache_keeps_the_records_of_feeds_and_newest_archive_pages_only(tmp_
     assert recent <= kept and len(kept) < len(everything)
     again = build(seeds, tmp_path / "out", replace(site, title="Renamed"), NOW, cache_dir=tmp_path / "cache")
     assert again.parsed == 0 and len(again.written) > 100  # old pages: their records parsed again to render
+
+
+_URLS = ("https://news.example/1", "https://news.example/2", "https://news.example/3")
+_PATHS = ("a.txt", "b/c.txt", "b/d.txt", "e.txt")
+_LISTING = st.tuples(st.integers(0, 2), st.sampled_from([10, 20, 30]), st.booleans())  # (URL, time, published)
+
+
+@settings(max_examples=150, deadline=None)
+@given(
+    st.lists(
+        st.tuples(
+            st.dictionaries(st.sampled_from(_PATHS), st.none() | _LISTING, max_size=4), st.sampled_from([15, 25, 35])
+        ),
+        min_size=1,
+        max_size=6,
+    )
+)
+def test_the_visible_set_follows_its_rule_through_any_builds(
+    builds: list[tuple[dict[str, tuple[int, int, bool] | None], int]],
+) -> None:
+    """Files come, change and go across builds, and "now" moves both ways: after each build exactly the newest
+    published, due listing of each URL is visible (equal times: the greater path), with its group rows."""
+    store = Store.open(None, "test")
+    files: dict[str, tuple[int, int, bool]] = {}
+    for changes, now in builds:
+        store.begin()
+        known = {**store.files.in_folder(""), **store.files.in_folder("b")}
+        parsed, removed = [], []
+        for path, spec in changes.items():
+            if spec is None:
+                if files.pop(path, None) is not None:
+                    removed.append(path)
+                continue
+            files[path] = spec
+            url = _URLS[spec[0]]
+            listing = (url, spec[1], spec[2], ("Topic",), ("Wire", "wire", "https://wire.example/"), url_key(url))
+            parsed.append(Parsed(path, 1, 1, repr(spec).encode(), None, listing))
+        store.files.change(parsed, removed, known)
+        store.visibility.update(from_micros(now))
+        store.commit()
+        expected = set()
+        for url in range(len(_URLS)):
+            due = [
+                (time, path) for path, (u, time, published) in files.items() if u == url and published and time <= now
+            ]
+            if due:
+                expected.add(max(due)[1])
+        query = "SELECT f.path FROM listings l JOIN files f ON f.id = l.file WHERE l.visible"
+        assert {path for (path,) in store.db.execute(query)} == expected
+        assert store.counts.visible == len(expected)
+        members = store.db.execute("SELECT f.path FROM members m JOIN files f ON f.id = m.file").fetchall()
+        assert sorted(path for (path,) in members) == sorted([*expected] * 3)  # everything, the provider, the topic
+        assert {group.visible for group in store.groups.all()} <= {0, len(expected)}
+    store.close()
