@@ -21,7 +21,7 @@ from feeds.publish import build, documents
 from feeds.reading import read_records
 from feeds.selection import Shortlist, topic_key
 from feeds.store import FILE, Parsed, Store, url_key
-from feeds.store.groups import listing_checksum
+from feeds.store.groups import KINDS, listing_checksum
 from feeds.store.schema import checksum
 
 from .conftest import DATA, NOW, SEEDS, documents_of, make_record, record_file
@@ -36,8 +36,8 @@ def test_every_seed_and_quirk_record_survives_the_codec_exactly() -> None:
         assert decode_record(marshal.loads(marshal.dumps(encode_record(record))), record.path) == record
 
 
-@given(st.tuples(st.text(), st.integers(), st.integers(0, 1), st.integers(), st.text(), st.text(), st.text()))
-def test_a_listing_checksum_is_the_checksum_of_its_values(values: tuple[str, int, int, int, str, str, str]) -> None:
+@given(st.tuples(st.text(), st.integers(), st.integers(0, 1), st.integers(), st.text(), st.text()))
+def test_a_listing_checksum_is_the_checksum_of_its_values(values: tuple[str, int, int, int, str, str]) -> None:
     assert listing_checksum(*values) == checksum(*values)
 
 
@@ -197,7 +197,13 @@ def test_the_cache_keeps_the_records_of_feeds_and_newest_archive_pages_only(tmp_
 
 _URLS = ("https://news.example/1", "https://news.example/2", "https://news.example/3")
 _PATHS = ("a.txt", "b/c.txt", "b/d.txt", "e.txt")
-_LISTING = st.tuples(st.integers(0, 2), st.sampled_from([10, 20, 30]), st.booleans())  # (URL, time, published)
+_TOPICS = ((), ("AI",), ("AI", "ai", "Space"), ("Space",))  # two spellings of one topic, and none
+_PROVIDERS = (("Wire", "wire", "https://wire.example/"), ("The Wire", "wire", "https://wire.example/"))
+# (URL, time, published, topics, provider)
+_LISTING = st.tuples(
+    st.integers(0, 2), st.sampled_from([10, 20, 30]), st.booleans(), st.integers(0, 3), st.integers(0, 1)
+)
+Spec = tuple[int, int, bool, int, int]
 
 
 @settings(max_examples=150, deadline=None)
@@ -210,13 +216,12 @@ _LISTING = st.tuples(st.integers(0, 2), st.sampled_from([10, 20, 30]), st.boolea
         max_size=6,
     )
 )
-def test_the_visible_set_follows_its_rule_through_any_builds(
-    builds: list[tuple[dict[str, tuple[int, int, bool] | None], int]],
-) -> None:
+def test_the_visible_set_follows_its_rule_through_any_builds(builds: list[tuple[dict[str, Spec | None], int]]) -> None:
     """Files come, change and go across builds, and "now" moves both ways: after each build exactly the newest
-    published, due listing of each URL is visible (equal times: the greater path), with its group rows."""
+    published, due listing of each URL is visible (equal times: the greater path), with its members, its
+    groups' counts and the counts of the names it spells them with."""
     store = Store.open(None, "test")
-    files: dict[str, tuple[int, int, bool]] = {}
+    files: dict[str, Spec] = {}
     for changes, now in builds:
         store.begin()
         known = {**store.files.in_folder(""), **store.files.in_folder("b")}
@@ -228,22 +233,41 @@ def test_the_visible_set_follows_its_rule_through_any_builds(
                 continue
             files[path] = spec
             url = _URLS[spec[0]]
-            listing = (url, spec[1], spec[2], ("Topic",), ("Wire", "wire", "https://wire.example/"), url_key(url))
+            listing = (url, spec[1], spec[2], _TOPICS[spec[3]], _PROVIDERS[spec[4]], url_key(url))
             parsed.append(Parsed(path, 1, 1, repr(spec).encode(), None, listing))
         store.files.change(parsed, removed, known)
         store.visibility.update(from_micros(now))
         store.commit()
         expected = set()
         for url in range(len(_URLS)):
-            due = [
-                (time, path) for path, (u, time, published) in files.items() if u == url and published and time <= now
-            ]
+            due = [(spec[1], path) for path, spec in files.items() if spec[0] == url and spec[2] and spec[1] <= now]
             if due:
                 expected.add(max(due)[1])
         query = "SELECT f.path FROM listings l JOIN files f ON f.id = l.file WHERE l.visible"
         assert {path for (path,) in store.db.execute(query)} == expected
         assert store.counts.visible == len(expected)
-        members = store.db.execute("SELECT f.path FROM members m JOIN files f ON f.id = m.file").fetchall()
-        assert sorted(path for (path,) in members) == sorted([*expected] * 3)  # everything, the provider, the topic
-        assert {group.visible for group in store.groups.all()} <= {0, len(expected)}
+        members: dict[tuple[str, str], list[str]] = {}
+        names: dict[tuple[str, str, str], int] = {}
+        for path in expected:
+            _, _, _, topics, provider = files[path]
+            groups = {("all", ""), ("providers", "wire"), *(("topics", topic_key(t)) for t in _TOPICS[topics])}
+            for group in groups:
+                members.setdefault(group, []).append(path)
+            for name in (
+                ("providers", "wire", _PROVIDERS[provider][0]),
+                *(("topics", topic_key(t), t) for t in _TOPICS[topics]),
+            ):
+                names[name] = names.get(name, 0) + 1
+        rows = store.db.execute(
+            "SELECT g.kind, g.key, f.path FROM members m JOIN groups g ON g.id = m.grp JOIN files f ON f.id = m.file"
+        )
+        found: dict[tuple[str, str], list[str]] = {}
+        for kind, key, path in rows:
+            found.setdefault((KINDS[kind].value, key), []).append(path)
+        assert {group: sorted(paths) for group, paths in found.items()} == {g: sorted(p) for g, p in members.items()}
+        assert {(group.kind.value, group.key): group.visible for group in store.groups.all() if group.visible} == {
+            group: len(paths) for group, paths in members.items()
+        }
+        rows = store.db.execute("SELECT g.kind, g.key, n.name, n.count FROM names n JOIN groups g ON g.id = n.grp")
+        assert {(KINDS[kind].value, key, name): count for kind, key, name, count in rows} == names
     store.close()

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import sqlite3
 from collections.abc import Iterable, Iterator, Sequence
 from typing import TYPE_CHECKING, Any
@@ -26,11 +25,11 @@ class Files:
         self.db: sqlite3.Connection = store.db
         self.groups = groups
         self.visibility = visibility
-        # Per build: each provider's (id, group id, name as JSON), each topic spelling's (group id, name as
-        # JSON) and each topics tuple's pieces of the JSON (see _shape)
-        self._providers: dict[tuple[str, str, str], tuple[int, int, str]] = {}
-        self._topics: dict[str, tuple[int, str]] = {}
-        self._topics_of: dict[tuple[str, ...], tuple[str, str, str]] = {}
+        # Per build: each provider's (id, group id), each topic spelling's group id and each topics
+        # tuple's columns (see _shape)
+        self._providers: dict[tuple[str, str, str], tuple[int, int]] = {}
+        self._topics: dict[str, int] = {}
+        self._topics_of: dict[tuple[str, ...], tuple[str, str]] = {}
         self._everything: int | None = None
 
     def signatures(self) -> dict[str, bytes | None]:
@@ -106,7 +105,7 @@ class Files:
         return None if row is None else (int(row[0]),)
 
     def _put_listings(self, listings: list[tuple[int, tuple[Any, ...]]]) -> None:
-        """The listing of each file, with the groups it is in and the names it spells them with."""
+        """The listing of each file, with the groups it is in."""
         rows: list[tuple[Any, ...]] = []
         keys: list[int] = []
         if self._everything is None:
@@ -115,46 +114,33 @@ class Files:
         for file, (url, micros, is_published, topics, provider, key) in listings:
             keys.append(key)
             by = self._providers.get(provider) or self._provider(provider)
-            joined, topic_groups, topic_names = self._topics_of.get(topics) or self._shape(topics)
+            joined, topic_groups = self._topics_of.get(topics) or self._shape(topics)
             groups = f"[{everything},{by[1]}{topic_groups}]"
-            names = f"[{by[2]}{topic_names}]"
             flag = int(is_published)
-            check = listing_checksum(url, micros, flag, by[0], joined, groups, names)
-            rows.append((file, url, key, micros, flag, by[0], joined, groups, names, check))
+            check = listing_checksum(url, micros, flag, by[0], joined, groups)
+            rows.append((file, url, key, micros, flag, by[0], joined, groups, check))
         self.visibility.affect(keys)
-        self.db.executemany("INSERT INTO listings VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, 0, ?)", rows)
+        self.db.executemany("INSERT INTO listings VALUES (?, ?, ?, ?, ?, ?, ?, ?, 0, ?)", rows)
 
-    def _provider(self, provider: tuple[str, str, str]) -> tuple[int, int, str]:
-        """(provider id, its group's id, ``[group, name]`` in JSON) of a provider, worked out once a build."""
+    def _provider(self, provider: tuple[str, str, str]) -> tuple[int, int]:
+        """(provider id, its group's id) of a provider, worked out once a build."""
         group = self.groups.id(FeedKind.PROVIDER, provider[1])
-        found = self._providers[provider] = (self.groups.provider_id(provider), group, _pair(group, provider[0]))
+        found = self._providers[provider] = (self.groups.provider_id(provider), group)
         return found
 
-    def _shape(self, topics: tuple[str, ...]) -> tuple[str, str, str]:
-        """(the spellings joined, ``,id`` of each topic group, ``,[id, spelling]`` of each spelling) of a topics tuple.
+    def _shape(self, topics: tuple[str, ...]) -> tuple[str, str]:
+        """(the spellings joined, ``,id`` of each topic group) of a topics tuple.
 
         Worked out once for each tuple (at 100k records, 15k tuples stand for 100k listings) and
-        put together with the provider's pieces into the listing's JSON.
+        put together with the provider's group into the listing's JSON.
         """
         groups: dict[int, None] = {}
-        names: list[str] = []
         for spelling in topics:
-            topic = self._topics.get(spelling)
-            if topic is None:
-                group = self.groups.id(FeedKind.TOPIC, topic_key(spelling))
-                topic = self._topics[spelling] = (group, _pair(group, spelling))
-            groups[topic[0]] = None  # spellings of one topic are one group
-            names.append(topic[1])
+            group = self._topics.get(spelling)
+            if group is None:
+                group = self._topics[spelling] = self.groups.id(FeedKind.TOPIC, topic_key(spelling))
+            groups[group] = None  # spellings of one topic are one group
         if len(self._topics_of) >= 65_536:
             self._topics_of.clear()  # a bound for folders of endless topic mixes
-        shape = self._topics_of[topics] = (
-            SEPARATOR.join(topics),
-            "".join(f",{group}" for group in groups),
-            "".join(f",{name}" for name in names),
-        )
+        shape = self._topics_of[topics] = (SEPARATOR.join(topics), "".join(f",{group}" for group in groups))
         return shape
-
-
-def _pair(group: int, name: str) -> str:
-    """``[group, name]`` in JSON."""
-    return f"[{group},{json.dumps(name, ensure_ascii=False)}]"

@@ -15,9 +15,9 @@ KINDS = list(FeedKind)
 _NUMBER = {kind: number for number, kind in enumerate(KINDS)}
 
 
-def listing_checksum(url: str, micros: int, published: int, provider: int, topics: str, groups: str, names: str) -> int:
+def listing_checksum(url: str, micros: int, published: int, provider: int, topics: str, groups: str) -> int:
     """``checksum`` of these values, its text put together at once (one is made for each file read)."""
-    text = f"{url}\x1f{micros}\x1f{published}\x1f{provider}\x1f{topics}\x1f{groups}\x1f{names}"
+    text = f"{url}\x1f{micros}\x1f{published}\x1f{provider}\x1f{topics}\x1f{groups}"
     return zlib.crc32(text.encode("utf-8", "surrogatepass"))
 
 
@@ -105,7 +105,7 @@ class Groups:
         """
         entries: list[Entry] = []
         rows = self.db.execute(
-            "SELECT m.time, m.file, l.url, l.time, l.published, l.provider, l.topics, l.groups, l.names,"
+            "SELECT m.time, m.file, l.url, l.time, l.published, l.provider, l.topics, l.groups,"
             " l.checksum, l.visible,"
             " f.path, f.digest FROM members m JOIN listings l ON l.file = m.file JOIN files f ON f.id = m.file"
             " WHERE m.grp = ? ORDER BY m.time DESC",
@@ -121,12 +121,12 @@ class Groups:
         return entries[:count]
 
     def _entry(self, row: tuple[Any, ...], root: str) -> Entry:
-        member_time, file, url, time, published, provider_id, topics, groups, names, check, visible, path, digest = row
+        member_time, file, url, time, published, provider_id, topics, groups, check, visible, path, digest = row
         if (
             member_time != time
             or not visible
             or not published
-            or check != listing_checksum(url, time, published, provider_id, topics, groups, names)
+            or check != listing_checksum(url, time, published, provider_id, topics, groups)
         ):
             raise StoreDamaged(f"listing of {path}")
         spellings = tuple(topics.split(SEPARATOR)) if topics else ()

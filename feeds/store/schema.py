@@ -5,7 +5,7 @@ from __future__ import annotations
 import hashlib
 import zlib
 
-FORMAT = 1  # bump when the tables or the meaning of a row change
+FORMAT = 2  # bump when the tables or the meaning of a row change
 FILE = "cache.sqlite"
 SEPARATOR = "\x1f"  # between a listing's topic spellings: a control character no cleaned text keeps
 
@@ -33,7 +33,6 @@ CREATE TABLE listings (
     provider INTEGER NOT NULL,
     topics TEXT NOT NULL,
     groups TEXT NOT NULL,           -- JSON: the ids of the groups it is in (all, its provider's, its topics')
-    names TEXT NOT NULL,            -- JSON: [group id, name] for each name it spells a group with
     visible INTEGER NOT NULL,
     checksum INTEGER NOT NULL
 );

@@ -15,7 +15,10 @@ from datetime import datetime
 from typing import TYPE_CHECKING
 
 from ..codec import to_micros
+from ..model import FeedKind
+from ..selection import topic_key
 from .rows import Counts, Delta
+from .schema import SEPARATOR
 
 if TYPE_CHECKING:
     from .database import Store
@@ -117,11 +120,7 @@ class Visibility:
         )
         (moved,) = self.db.execute("SELECT count(*) FROM listings WHERE visible").fetchone()
         groups = self.db.execute("SELECT grp, count(*), min(time) FROM members GROUP BY grp").fetchall()
-        names = self.db.execute(
-            "SELECT s.value ->> 0, s.value ->> 1, count(*) FROM listings l, json_each(l.names) s WHERE l.visible"
-            " GROUP BY 1, 2"
-        ).fetchall()
-        self._count(moved, +1, groups, names)
+        self._count(moved, +1, groups, self._names("listings l WHERE l.visible"))
 
     def _move(self, moved: int, step: int) -> None:
         """Put the ``moved`` listings of table ``moving`` into the visible set (``step`` 1) or take them out (-1)."""
@@ -140,12 +139,28 @@ class Visibility:
         else:
             rows = self.db.execute("SELECT grp, time, file FROM moving_groups").fetchall()
             self.db.executemany("DELETE FROM members WHERE grp = ? AND time = ? AND file = ?", rows)
-        names = self.db.execute(
-            "SELECT s.value ->> 0, s.value ->> 1, count(*)"
-            " FROM moving mv JOIN listings l ON l.file = mv.file, json_each(l.names) s GROUP BY 1, 2"
-        ).fetchall()
-        self._count(moved, step, groups, names)
+        self._count(moved, step, groups, self._names("moving mv JOIN listings l ON l.file = mv.file"))
         self.db.execute("UPDATE listings SET visible = ? WHERE file IN (SELECT file FROM moving)", (int(step > 0),))
+
+    def _names(self, listings: str) -> list[tuple[int, str, int]]:
+        """(group, name, count) of each name the ``listings`` (a FROM clause) spell their groups with:
+        each one's provider name, and each of its topic spellings.
+
+        Counted by provider and by topics tuple, then split here: at 100k records 200 providers
+        and 14k tuples stand for 90k visible listings (0.11 s, against 0.45 s for a JSON column
+        of names read row by row).
+        """
+        found: dict[tuple[int, str], int] = {}
+        groups = self.store.groups
+        for id, count in self.db.execute(f"SELECT l.provider, count(*) FROM {listings} GROUP BY l.provider"):  # noqa: S608 - ours
+            provider = groups.provider(id)
+            name = (groups.id(FeedKind.PROVIDER, provider.key), provider.name)
+            found[name] = found.get(name, 0) + count
+        for topics, count in self.db.execute(f"SELECT l.topics, count(*) FROM {listings} GROUP BY l.topics"):  # noqa: S608 - ours
+            for spelling in topics.split(SEPARATOR) if topics else ():
+                name = (groups.id(FeedKind.TOPIC, topic_key(spelling)), spelling)
+                found[name] = found.get(name, 0) + count
+        return [(group, name, count) for (group, name), count in found.items()]
 
     def _count(
         self, moved: int, step: int, groups: list[tuple[int, int, int]], names: list[tuple[int, str, int]]
