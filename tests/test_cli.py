@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
 from pathlib import Path
 
+import click
 import pytest
 from click.testing import CliRunner
 
@@ -37,10 +40,24 @@ def seeds_with_one_bad(folder: Path) -> Path:
 
 def test_version_and_help(runner: CliRunner) -> None:
     assert runner.invoke(main, ["--version"]).output.strip() == f"feeds, version {__version__}"
-    for command in main.commands:
+    commands = main.list_commands(click.Context(main))
+    assert commands == ["build", "check", "deploy", "serve"]
+    listed = runner.invoke(main, ["--help"]).output
+    for command in commands:
+        assert f"  {command} " in listed
         result = runner.invoke(main, [command, "--help"])
         assert result.exit_code == 0
         assert "Example:" in result.output
+
+
+def test_a_build_starts_without_the_deploy_and_serve_code() -> None:
+    """Imported only when one of them is asked for: without them a build starts 60 ms sooner."""
+    code = "import sys, feeds.cli; print(sorted(m for m in sys.modules if m.startswith(NAMES)))"
+    names = ("feeds.deploy", "feeds.serve", "feeds.connections", "feeds.websub", "asyncio", "http.client", "ssl")
+    found = subprocess.run(
+        [sys.executable, "-c", f"NAMES = {names!r}; {code}"], capture_output=True, text=True, check=True
+    ).stdout
+    assert found.strip() == "[]"
 
 
 def test_build_writes_the_tree_and_prints_a_summary(runner: CliRunner, tmp_path: Path) -> None:
