@@ -4,7 +4,9 @@ A listing is visible when it is published, due (not after the build's "now")
 and the newest of the published, due listings that share its URL (equal
 times: the greater path wins). Each listing that enters or leaves the set
 moves its rows in ``members``, and the counts of its groups and names, in
-set-based statements: the same ones for one changed file and for a million.
+set-based statements: the same ones for one changed file and for a million
+(a new store, whose listings all start out of the set, skips the scratch
+tables that say which ones move).
 """
 
 from __future__ import annotations
@@ -112,7 +114,7 @@ class Visibility:
     def _fill(self, micros: int) -> None:
         """Make the visible set of a new store, whose listings are all out of it: the statements of
         ``_move`` over every listing that should be in, without the scratch tables between them
-        (0.3 s of 1.2 at 100k)."""
+        (180M fewer instructions in a cold 10k build's read stage, of 2,156M)."""
         fill = f"UPDATE listings AS l SET visible = 1 WHERE {_SHOULD}"  # noqa: S608 - constants only
         self.db.execute(fill, {"now": micros})
         self.db.execute(
