@@ -7,7 +7,6 @@ from collections.abc import Iterable, Iterator, Sequence
 from typing import TYPE_CHECKING, Any
 
 from ..model import FeedKind
-from ..selection import topic_key
 from .groups import Groups, listing_checksum
 from .rows import Counts, Parsed, StoredFile
 from .schema import SEPARATOR
@@ -25,10 +24,8 @@ class Files:
         self.db: sqlite3.Connection = store.db
         self.groups = groups
         self.visibility = visibility
-        # Per build: each provider's (id, group id), each topic spelling's group id and each topics
-        # tuple's columns (see _shape)
+        # Per build: each provider's (id, group id) and each topics tuple's columns (see _shape)
         self._providers: dict[tuple[str, str, str], tuple[int, int]] = {}
-        self._topics: dict[str, int] = {}
         self._topics_of: dict[tuple[str, ...], tuple[str, str]] = {}
         self._everything: int | None = None
 
@@ -134,12 +131,7 @@ class Files:
         Worked out once for each tuple (at 100k records, 15k tuples stand for 100k listings) and
         put together with the provider's group into the listing's JSON.
         """
-        groups: dict[int, None] = {}
-        for spelling in topics:
-            group = self._topics.get(spelling)
-            if group is None:
-                group = self._topics[spelling] = self.groups.id(FeedKind.TOPIC, topic_key(spelling))
-            groups[group] = None  # spellings of one topic are one group
+        groups = dict.fromkeys(self.groups.topic(spelling) for spelling in topics)  # spellings of one topic: one group
         if len(self._topics_of) >= 65_536:
             self._topics_of.clear()  # a bound for folders of endless topic mixes
         shape = self._topics_of[topics] = (SEPARATOR.join(topics), "".join(f",{group}" for group in groups))

@@ -8,6 +8,7 @@ from typing import Any
 
 from ..codec import from_micros
 from ..model import FeedKind, Listing, Provider
+from ..selection import topic_key
 from .rows import Entry, Group, StoreDamaged
 from .schema import SEPARATOR, checksum
 
@@ -27,6 +28,7 @@ class Groups:
     def __init__(self, db: sqlite3.Connection) -> None:
         self.db = db
         self._ids: dict[tuple[FeedKind, str], int] = {}
+        self._topics: dict[str, int] = {}  # spelling -> group id: a few hundred stand for millions of names
         self._providers: dict[tuple[str, str, str], int] = {}
         self._provider_rows: dict[int, Provider] = {}
         self._loaded = False
@@ -53,6 +55,13 @@ class Groups:
             ).lastrowid
             assert found is not None
             self._ids[(kind, key)] = found
+        return found
+
+    def topic(self, spelling: str) -> int:
+        """The id of the group a topic spelling is in (spellings that differ in case or spacing share one)."""
+        found = self._topics.get(spelling)
+        if found is None:
+            found = self._topics[spelling] = self.id(FeedKind.TOPIC, topic_key(spelling))
         return found
 
     def provider_id(self, fields: tuple[str, str, str]) -> int:
