@@ -9,25 +9,11 @@ rounded.
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from .model import Image, Problem, Provider, Record, RelatedLink, Severity
-
-EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
-_MICROSECOND = timedelta(microseconds=1)
+from .model import Image, Problem, Provider, Record, RelatedLink, Severity, from_micros, to_micros
 
 Encoded = tuple[Any, ...]  # a record as plain values
-
-
-def to_micros(moment: datetime) -> int:
-    """An aware time as whole microseconds since 1970, exactly."""
-    return (moment - EPOCH) // _MICROSECOND
-
-
-def from_micros(micros: int) -> datetime:
-    """The UTC time ``to_micros`` was given."""
-    return EPOCH + timedelta(microseconds=micros)
 
 
 def _provider(provider: Provider) -> tuple[str, str, str]:

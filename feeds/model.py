@@ -8,9 +8,22 @@ from __future__ import annotations
 
 import enum
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import PurePosixPath
 from typing import Generic, TypeVar
+
+EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+_MICROSECOND = timedelta(microseconds=1)
+
+
+def to_micros(moment: datetime) -> int:
+    """An aware time as whole microseconds since 1970, exactly: how listings, the store and workers carry times."""
+    return (moment - EPOCH) // _MICROSECOND
+
+
+def from_micros(micros: int) -> datetime:
+    """The UTC time ``to_micros`` was given."""
+    return EPOCH + timedelta(microseconds=micros)
 
 
 def printable(text: str) -> str:
@@ -115,7 +128,7 @@ class Record:
 
     @property
     def listing(self) -> Listing:
-        return Listing(self.path, self.url, self.published_at, self.is_published, self.topics, self.provider)
+        return Listing(self.path, self.url, to_micros(self.published_at), self.is_published, self.topics, self.provider)
 
     def __hash__(self) -> int:
         """The hash of the fields, worked out once, as a str keeps its own.
@@ -149,10 +162,16 @@ class Listing:
 
     path: str
     url: str
-    published_at: datetime
+    # Microseconds since 1970, UTC, as the store keeps them: the shortlist compares 100k of them in a
+    # cold build, which made each a datetime and back again (1.8 + 0.8 us a listing, 0.26 s at 100k).
+    time: int
     is_published: bool
     topics: tuple[str, ...]
     provider: Provider
+
+    @property
+    def published_at(self) -> datetime:
+        return from_micros(self.time)
 
 
 class FeedKind(enum.Enum):

@@ -21,12 +21,12 @@ from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from pathlib import Path
 
-from .codec import decode_problems, from_micros, to_micros
+from .codec import decode_problems
 from .errors import FeedsError, RecordError
 from .fetching import Fetcher
 from .making import make_and_stage
 from .manifest import MANIFEST, read_manifest
-from .model import Feed, FeedKey, Problem, Severity, Site
+from .model import Feed, FeedKey, Problem, Severity, Site, from_micros, to_micros
 from .outputs import Output, plan_outputs
 from .planning import Plan, plan, redo_pages
 from .reading import Reading, read

@@ -15,8 +15,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from functools import lru_cache
 
-from .codec import to_micros
-from .model import Draft, FeedKey, FeedKind, Listing, Record, Site
+from .model import Draft, FeedKey, FeedKind, Listing, Record, Site, to_micros
 
 MAX_SLUG = 60
 # Names Windows refuses as file or folder names, whatever the extension.
@@ -72,7 +71,7 @@ class Shortlist:
 
     def offer(self, listing: Listing) -> list[str]:
         """Offer a record; return the paths of those no longer needed (maybe its own)."""
-        path, micros = listing.path, to_micros(listing.published_at)
+        path, micros = listing.path, listing.time
         if not listing.is_published or micros > self.now:
             return [path]
         if self.size is None:

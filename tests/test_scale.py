@@ -15,14 +15,15 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from feeds.codec import decode_record, encode_record, from_micros, to_micros
-from feeds.model import Provider, RelatedLink, Site
+from feeds.codec import decode_record, encode_record
+from feeds.model import Provider, RelatedLink, Site, from_micros, to_micros
 from feeds.publish import build, documents
-from feeds.reading import read_records
+from feeds.reading import check, read_records
 from feeds.selection import Shortlist, topic_key
 from feeds.store import FILE, Parsed, Store, url_key
 from feeds.store.groups import KINDS, listing_checksum
 from feeds.store.schema import checksum
+from feeds.workers import Workers
 
 from .conftest import DATA, NOW, SEEDS, documents_of, make_record, record_file
 
@@ -110,7 +111,7 @@ def test_the_shortlist_keeps_everything_due_without_a_limit() -> None:
     shortlist = Shortlist(NOW, None)
     listing = make_record(published_at=NOW).listing
     assert shortlist.offer(replace(listing, path="a")) == []
-    later = replace(listing, path="b", published_at=NOW + timedelta(microseconds=1))
+    later = replace(listing, path="b", time=listing.time + 1)
     assert shortlist.offer(later) == ["b"]  # scheduled: not shown yet
     assert shortlist.offer(replace(listing, path="c", is_published=False)) == ["c"]  # unpublished
 
@@ -152,6 +153,26 @@ def test_a_build_whose_newest_records_are_duplicates_matches_one_that_keeps_ever
         mine = json.loads(path.read_text(encoding="utf-8"))["items"]
         theirs = json.loads((tmp_path / "b" / path.relative_to(tmp_path / "a")).read_text(encoding="utf-8"))["items"]
         assert len(mine) == 20 and [item["id"] for item in mine] == [item["id"] for item in theirs], path
+
+
+def test_a_check_in_the_worker_processes_finds_what_one_process_finds(tmp_path: Path) -> None:
+    seeds = tmp_path / "seeds"
+    seeds.mkdir()
+    for n in range(1_150):  # past the size at which parsing goes to the worker processes
+        body = _story(n, f"https://wire.example/{n}", f"2025-03-{1 + n % 28:02d}T10:00:00Z")
+        if n % 301 == 7:
+            body = body.replace(b"title: Story", b"title: [Story")  # not YAML: rejected
+        elif n % 401 == 9:
+            body = body.replace(b"sourceUrl: https", b"sourceUrl: ftp")  # not a web URL: rejected
+        (seeds / f"{n:04d}.txt").write_bytes(body)
+    parallel = check(seeds)
+    with Workers(1) as one:
+        serial = check(seeds, workers=one)
+    assert parallel == serial
+    assert parallel.files == 1_150
+    assert sorted({p.path.rsplit("/", 1)[1] for p in parallel.problems}) == [
+        *(f"{n:04d}.txt" for n in sorted({*range(7, 1_150, 301), *range(9, 1_150, 401)}))
+    ]
 
 
 def test_the_manifest_is_written_after_every_feed(tmp_path: Path) -> None:

@@ -6,7 +6,6 @@ import sqlite3
 import zlib
 from typing import Any
 
-from ..codec import from_micros
 from ..model import FeedKind, Listing, Provider
 from ..selection import topic_key
 from .rows import Entry, Group, StoreDamaged
@@ -139,7 +138,7 @@ class Groups:
         ):
             raise StoreDamaged(f"listing of {path}")
         spellings = tuple(topics.split(SEPARATOR)) if topics else ()
-        listing = Listing(f"{root}/{path}", url, from_micros(time), True, spellings, self.provider(provider_id))
+        listing = Listing(f"{root}/{path}", url, time, True, spellings, self.provider(provider_id))
         return Entry(file, time, digest, listing)
 
     def newer_than(self, group: int, micros: int) -> int:

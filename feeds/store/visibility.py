@@ -16,8 +16,7 @@ from collections.abc import Iterable, Sequence
 from datetime import datetime
 from typing import TYPE_CHECKING
 
-from ..codec import to_micros
-from ..model import FeedKind
+from ..model import FeedKind, to_micros
 from .rows import Counts, Delta
 from .schema import SEPARATOR
 
