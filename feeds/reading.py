@@ -30,7 +30,7 @@ PARALLEL_FROM = 1_000  # files to parse before the worker processes pay off
 # Files a worker parses in one go: its results (about 2.5 KB a record) stay a few MB, however
 # large the folder; at 1M records unbounded batches of 62,500 held over 1 GB in flight.
 BATCH_FILES = 2_000
-LOCAL_BATCH_FILES = 100  # in this process: often enough for a progress bar, few statements a file
+LOCAL_BATCH_FILES = 100  # in this process: the progress bar still moves, the store's statements are few
 
 Progress = Callable[[int, int], None]
 T = TypeVar("T")

@@ -125,7 +125,7 @@ class Groups:
                 break
             entries.append(self._entry(row, root))
             last_time = row[0]
-        entries.sort(key=lambda entry: (-entry.time, entry.listing.url))
+        entries.sort(key=lambda entry: (-entry.listing.time, entry.listing.url))
         return entries[:count]
 
     def _entry(self, row: tuple[Any, ...], root: str) -> Entry:
@@ -139,7 +139,7 @@ class Groups:
             raise StoreDamaged(f"listing of {path}")
         spellings = tuple(topics.split(SEPARATOR)) if topics else ()
         listing = Listing(f"{root}/{path}", url, time, True, spellings, self.provider(provider_id))
-        return Entry(file, time, digest, listing)
+        return Entry(file, digest, listing)
 
     def newer_than(self, group: int, micros: int) -> int:
         """How many visible entries of a group are at least as new as ``micros``."""

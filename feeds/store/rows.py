@@ -52,7 +52,6 @@ class Entry:
     """A visible entry of a group, with the digest of the file its record comes from."""
 
     file: int
-    time: int  # micros, as the listing's published_at
     digest: bytes
     listing: Listing
 
