@@ -77,8 +77,7 @@ def parse_batch(jobs: list[tuple[str, str, int]]) -> list[tuple[Any, ...]]:
             continue
         result = parse_record(full, raw)
         problems = marshal.dumps(encode_problems(result.problems)) if result.problems else None
-        # OpenSSL's SHA-256, cut to 16 bytes: twice as fast as Python's own BLAKE2b (4 against 8 us a record)
-        digest = hashlib.sha256(raw).digest()[:16]
+        digest = hashlib.blake2b(raw, digest_size=16).digest()
         record = result.record
         if record is None:
             out.append((path, size, mtime, digest, problems, None, b""))

@@ -5,7 +5,7 @@ from __future__ import annotations
 import hashlib
 import zlib
 
-FORMAT = 3  # bump when the tables or the meaning of a row change
+FORMAT = 2  # bump when the tables or the meaning of a row change
 FILE = "cache.sqlite"
 SEPARATOR = "\x1f"  # between a listing's topic spellings: a control character no cleaned text keeps
 
@@ -18,7 +18,7 @@ CREATE TABLE files (
     folder TEXT NOT NULL,
     size INTEGER NOT NULL,
     mtime INTEGER NOT NULL,         -- nanoseconds
-    digest BLOB NOT NULL,           -- of the file's bytes (SHA-256, 16 bytes); empty when they could not be read
+    digest BLOB NOT NULL,           -- of the file's bytes; empty when they could not be read
     problems BLOB                   -- marshalled problems, NULL when there are none
 );
 CREATE TABLE providers (
