@@ -12,11 +12,11 @@ import hashlib
 import marshal
 import os
 import time
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any
 
 from .codec import decode_problems, encode_problems, encode_record
 from .model import EPOCH, Listing, Problem, Provider, Record, to_micros
@@ -33,7 +33,6 @@ BATCH_FILES = 2_000
 LOCAL_BATCH_FILES = 100  # in this process: the progress bar still moves, the store's statements are few
 
 Progress = Callable[[int, int], None]
-T = TypeVar("T")
 
 
 @dataclass(frozen=True)
@@ -194,7 +193,8 @@ def _parse(
     if workers.count < 2 or len(jobs) < PARALLEL_FROM:
         # Here, in batches too: the store takes each batch in a few statements, and file by file
         # those statements cost more than the parsing (at 100k files, 120 us a file against 200).
-        batches: Iterable[list[tuple[Any, ...]]] = map(parse_batch, _chunks(jobs, LOCAL_BATCH_FILES))
+        local = workers.batches(jobs, per_worker=1, smallest=LOCAL_BATCH_FILES, largest=LOCAL_BATCH_FILES)
+        batches: Iterable[list[tuple[Any, ...]]] = map(parse_batch, local)
     else:
         batches = workers.map(parse_batch, workers.batches(jobs, per_worker=8, smallest=50, largest=BATCH_FILES))
     done = 0
@@ -203,11 +203,6 @@ def _parse(
         done += len(batch)
         if progress:
             progress(done, len(jobs))
-
-
-def _chunks(items: list[T], size: int) -> Iterator[list[T]]:
-    for start in range(0, len(items), size):
-        yield items[start : start + size]
 
 
 def reparse(paths: list[str], root: str, max_bytes: int, workers: Workers) -> dict[str, tuple[bytes, bytes]]:
