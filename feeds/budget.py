@@ -13,7 +13,7 @@ from __future__ import annotations
 from dataclasses import replace
 
 from .model import Draft, Feed, Format, Site
-from .renderers import render
+from .renderers import render_formats
 
 FORMATS = tuple(Format)
 
@@ -29,7 +29,7 @@ def fit(feed: Feed, site: Site) -> tuple[int, list[bytes]]:
 
     def made(count: int) -> list[bytes]:
         document = feed if count == len(feed.entries) else replace(feed, entries=feed.entries[:count])
-        return [render(document, site, fmt) for fmt in FORMATS]
+        return list(render_formats(document, site, FORMATS).values())
 
     full = made(len(feed.entries))
     if budget is None or max(map(len, full)) <= budget:

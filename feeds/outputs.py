@@ -21,7 +21,7 @@ from .errors import OutputError
 from .manifest import MANIFEST, manifest_json
 from .model import Draft, Feed, FeedKey, Format, Site
 from .planning import Plan
-from .renderers import render
+from .renderers import render_formats
 from .renderers.jsonfeed import RELATED_DOC, related_doc_html
 from .version import __version__
 from .workers import Workers
@@ -157,13 +157,12 @@ def render_files(feed: Feed, site: Site, kinds: tuple[OutputKind, ...]) -> tuple
         kept, made = fit(feed, site)
         formats = dict(zip(FORMATS, made, strict=True))
         shown = feed if kept == len(feed.entries) else replace(feed, entries=feed.entries[:kept])
+    wanted = [kind.format for kind in kinds if kind.format is not None and kind.format not in formats]
+    formats.update(render_formats(feed, site, wanted))
     files = []
     for kind in kinds:
         fmt = kind.format
-        if fmt is None:
-            files.append(pages.feed_html(shown, site).encode("utf-8"))
-        else:
-            files.append(formats[fmt] if fmt in formats else render(feed, site, fmt))
+        files.append(pages.feed_html(shown, site).encode("utf-8") if fmt is None else formats[fmt])
     return files, kept
 
 

@@ -11,8 +11,8 @@ import pytest
 from lxml import etree
 
 from feeds import __version__
-from feeds.model import Feed, FeedKey, FeedKind, Format, Image, Record, RelatedLink, Site
-from feeds.renderers import render
+from feeds.model import Feed, FeedKey, FeedKind, Format, Image, Provider, Record, RelatedLink, Site
+from feeds.renderers import render, render_formats
 
 from .conftest import SITE, documents_of, make_record
 
@@ -203,6 +203,38 @@ def test_a_record_renders_the_same_in_every_feed_and_only_with_its_own_site(feed
     assert render(feed, SITE, fmt) == first
     assert SITE.base_url.encode() not in elsewhere
     assert b"Coverage B" in elsewhere and b"https://elsewhere.example.net/topics/energy/" in elsewhere
+
+
+def test_formats_made_together_are_each_format_made_alone() -> None:
+    # RSS and Atom share one feedgen entry per record; special characters where plain text is
+    # rewritten as references (titles, names, topics, attribute values), and where it is not.
+    hostile = make_record(
+        url="https://news.example.com/r-and-d",
+        published_at=T0 + timedelta(hours=2),
+        title="R&D <b>at</b> AT&T",
+        topics=("R&D", "C++", "Energy"),
+        provider=Provider(name="A&B <News>", key="ab.example.com", url="https://ab.example.com/"),
+        images=(Image("https://img.example.com/q.jpg", 10, 10, "Q&A <live>"), *IMAGES),
+        related=(RelatedLink("https://x.example.org/", "Tom & Jerry > Rest"), *RELATED),
+    )
+    plain = make_record(  # a plain title from a provider whose name is not
+        url="https://news.example.com/plain",
+        published_at=T0 + timedelta(hours=1),
+        provider=Provider(name="Smith & Sons", key="smith.example.com", url="https://smith.example.com/"),
+    )
+    document = all_feed(hostile, plain)
+    together = render_formats(document, SITE, tuple(Format))
+    assert together == {fmt: render(document, SITE, fmt) for fmt in Format}
+    for fmt in (Format.RSS, Format.ATOM):
+        data = together[fmt]
+        assert b"R&#x26;D &#x3C;b&#x3E;at&#x3C;/b&#x3E; AT&#x26;T" in data
+        assert b"A&#x26;B &#x3C;News&#x3E;" in data and b'title="Tom &#x26; Jerry &#x3E; Rest"' in data
+        assert b"Smith &#x26; Sons" in data and b"Smith &amp; Sons" not in data
+    assert b"<category>R&#x26;D</category>" in together[Format.RSS]
+    assert b'term="R&#x26;D"' in together[Format.ATOM]
+    # (feedparser takes an RSS title with an end tag for HTML: see test_readers)
+    entry = feedparser.parse(together[Format.ATOM]).entries[0]
+    assert (entry.title, entry.author) == (hostile.title, hostile.provider.name)
 
 
 # ---- empty feeds (a topic whose stories were all withdrawn) stay valid
