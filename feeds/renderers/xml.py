@@ -119,7 +119,7 @@ class _EntryParts(BaseEntryExtension):  # type: ignore[misc]
         # Asked of the record, not read back from the elements: most values have no "&<>", and
         # feedgen's text is then already as written (2% of rendering's instructions).
         if _SPECIAL.search(record.title):
-            plain_text(item.find("title"))
+            plain_text(item.find("title"), record.title)
         if any(_SPECIAL.search(topic) for topic in record.topics):
             for category in item.iterfind("category"):
                 plain_text(category)
@@ -154,9 +154,9 @@ class _EntryParts(BaseEntryExtension):  # type: ignore[misc]
         title = entry.find("title")
         title.set("type", "text")  # RFC 4287 §3.1.1.1: shown as written, never as markup
         if _SPECIAL.search(record.title):
-            plain_text(title)
+            plain_text(title, record.title)
         if _SPECIAL.search(record.provider.name):
-            plain_text(entry.find("author/name"))
+            plain_text(entry.find("author/name"), record.provider.name)
         # RFC 4287 §4.2.7.2: rel="enclosure" for potentially large resources;
         # the length attribute is optional and left out when unknown.
         for image in record.images:
